@@ -1,0 +1,193 @@
+#!/usr/bin/python3
+"""asyncio / uvloop peer for bench/PROTOCOL.md (scenarios S1..S5).
+
+    /usr/bin/python3 bench/peers/asyncio_uvloop.py --loop asyncio|uvloop [--quick] [--only S1,S2]
+
+Prints one JSON object on stdout (runtime "asyncio" or "uvloop"); diagnostics go to stderr.
+Idioms: asyncio.create_task / Task.cancel / await task; yield = `await asyncio.sleep(0)`;
+the handler is `except asyncio.CancelledError` in the task body; S5 cancels with
+`loop.call_soon_threadsafe(task.cancel)` from a second OS thread.
+"""
+import asyncio
+import gc
+import os
+import platform
+import queue
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchcommon import Params, emit, latency, log, now, parse_args, per_op, rss_bytes, spin_until  # noqa: E402
+
+
+async def sleeper_worker(started, rec, sleep_s):
+    """The seed article's worker: sleeps, catches the cancellation, returns a value."""
+    started[0] = True
+    try:
+        await asyncio.sleep(sleep_s)
+    except asyncio.CancelledError:
+        rec[0] = now()
+        return "Canceled"
+    return "Finished"
+
+
+async def s1(p, metrics):
+    loop = asyncio.get_running_loop()
+    a, b = [], []
+    for i in range(p.s1_warmup + p.s1_reps):
+        started, rec = [False], [0]
+        task = loop.create_task(sleeper_worker(started, rec, p.sleep_s))
+        while not started[0]:
+            await asyncio.sleep(0)
+        t0 = now()
+        task.cancel()
+        r = await task
+        t_join = now()
+        assert r == "Canceled", r
+        if i >= p.s1_warmup:
+            a.append(rec[0] - t0)
+            b.append(t_join - t0)
+    metrics["S1a"] = latency(a)
+    metrics["S1b"] = latency(b)
+
+
+async def s2(p, metrics):
+    runs = []
+    n = p.s2_yields
+    for _ in range(p.s2_runs):
+        t0 = now()
+        for _ in range(n):
+            await asyncio.sleep(0)
+        runs.append((now() - t0) / n)
+    metrics["S2_yield"] = per_op(runs)
+    # asyncio has no cheap cancellation check distinct from a yield: S2_checkpoint absent.
+
+
+async def cpu_worker(rec, spin_ns):
+    try:
+        while True:
+            spin_until(now() + spin_ns)
+            await asyncio.sleep(0)
+    except asyncio.CancelledError:
+        rec[0] = now()
+        return "Canceled"
+
+
+async def s3(p, metrics):
+    loop = asyncio.get_running_loop()
+    samples = []
+    for i in range(p.s3_warmup + p.s3_reps):
+        rec = [0]
+        task = loop.create_task(cpu_worker(rec, p.s3_spin_ns))
+        await asyncio.sleep(p.s3_delay_s)
+        t0 = now()
+        task.cancel()
+        r = await task
+        assert r == "Canceled", r
+        if i >= p.s3_warmup:
+            samples.append(rec[0] - t0)
+    metrics["S3"] = latency(samples)
+
+
+async def s4(p, metrics):
+    loop = asyncio.get_running_loop()
+    for label, n in p.s4_sizes:
+        count = 0
+
+        async def sleeper():
+            nonlocal count
+            count += 1
+            try:
+                await asyncio.sleep(p.s4_sleep_s)
+            except asyncio.CancelledError:
+                return
+
+        gc.collect()
+        rss0 = rss_bytes()
+        t0 = now()
+        tasks = [loop.create_task(sleeper()) for _ in range(n)]
+        while count < n:
+            await asyncio.sleep(0)
+        t1 = now()
+        rss1 = rss_bytes()
+        t2 = now()
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            await t
+        t3 = now()
+        metrics[f"S4_{label}_spawn"] = {"unit": "ns/task", "value": (t1 - t0) / n}
+        metrics[f"S4_{label}_bytes"] = {"unit": "bytes/task", "value": (rss1 - rss0) / n}
+        metrics[f"S4_{label}_cancel_join"] = {"unit": "ns", "value": t3 - t2}
+        metrics[f"S4_{label}_cancels_per_s"] = {"unit": "1/s", "value": n / ((t3 - t2) / 1e9)}
+        log(f"S4 {label}: spawn {(t1 - t0) / n:.0f} ns/task, {(rss1 - rss0) / n:.0f} B/task, "
+            f"cancel+join {(t3 - t2) / 1e6:.1f} ms")
+        del tasks
+        gc.collect()
+
+
+def canceller_thread(q, loop):
+    while True:
+        item = q.get()
+        if item is None:
+            return
+        task, box = item
+        box[0] = now()
+        loop.call_soon_threadsafe(task.cancel)
+
+
+async def s5(p, metrics):
+    loop = asyncio.get_running_loop()
+    q = queue.SimpleQueue()
+    th = threading.Thread(target=canceller_thread, args=(q, loop), daemon=True)
+    th.start()
+    samples = []
+    try:
+        for i in range(p.s5_warmup + p.s5_reps):
+            started, rec, box = [False], [0], [0]
+            task = loop.create_task(sleeper_worker(started, rec, p.sleep_s))
+            while not started[0]:
+                await asyncio.sleep(0)
+            q.put((task, box))  # tell the thread to go (not measured)
+            r = await task
+            assert r == "Canceled", r
+            if i >= p.s5_warmup:
+                samples.append(rec[0] - box[0])
+    finally:
+        q.put(None)
+        th.join()
+    metrics["S5"] = latency(samples)
+
+
+async def main(p, scenarios):
+    metrics = {}
+    for name, fn in (("S1", s1), ("S2", s2), ("S3", s3), ("S4", s4), ("S5", s5)):
+        if name in scenarios:
+            t = now()
+            await fn(p, metrics)
+            log(f"{name} done in {(now() - t) / 1e9:.1f} s")
+    return metrics
+
+
+def run():
+    args = parse_args(lambda ap: ap.add_argument("--loop", choices=("asyncio", "uvloop"),
+                                                 default="asyncio"))
+    p = Params(args.quick)
+    py = f"{platform.python_implementation()} {platform.python_version()}"
+    if args.loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError as e:
+            emit("uvloop", None, {}, skipped=f"uvloop not importable: {e}")
+            return
+        version = f"uvloop {uvloop.__version__} ({py})"
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            metrics = runner.run(main(p, args.scenarios))
+    else:
+        version = py
+        metrics = asyncio.run(main(p, args.scenarios))
+    emit(args.loop, version, metrics)
+
+
+if __name__ == "__main__":
+    run()
