@@ -1,0 +1,139 @@
+// uvtask internals — the per-thread scheduler behind `Loop`: ready queue, timers, wake-ups.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "uvtask/exception_handler.hpp"
+#include "uvtask/detail/task_state.hpp"
+
+namespace uvtask {
+class Loop;
+}
+
+namespace uvtask::detail {
+
+class LoopCore;
+struct LoopHandles;
+class TimerHeap;
+struct TimerNode;
+
+/// The loop running on this thread, if any.
+inline constinit thread_local LoopCore* tls_current_loop = nullptr;
+/// The task being resumed by the ready queue right now, if any.
+inline constinit thread_local TaskState* tls_current_task = nullptr;
+
+[[nodiscard]] inline TaskState* current_task() noexcept { return tls_current_task; }
+[[nodiscard]] inline LoopCore* current_loop() noexcept { return tls_current_loop; }
+
+/// Monotonic time in nanoseconds (the clock `std::chrono::steady_clock` reads).
+[[nodiscard]] std::uint64_t now_ns() noexcept;
+
+class LoopCore {
+public:
+    /// Wraps `loop` (owned or adopted) and becomes this thread's current loop. Throws
+    /// `InvalidStateError` if the thread already has one.
+    LoopCore(uv_loop_t* loop, bool owns_loop);
+    LoopCore(const LoopCore&) = delete;
+    LoopCore& operator=(const LoopCore&) = delete;
+    /// Destroys tasks still pending (reported), closes the runtime's handles; an owned loop is
+    /// run until they are closed and then `uv_loop_close`d.
+    ~LoopCore();
+
+    [[nodiscard]] uv_loop_t* native() const noexcept { return loop_; }
+    [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+    [[nodiscard]] bool on_loop_thread() const noexcept { return tls_current_loop == this; }
+    [[nodiscard]] bool closed() const noexcept { return closed_; }
+    /// The public `Loop` wrapping this core.
+    [[nodiscard]] Loop* owner() const noexcept { return owner_; }
+    void set_owner(Loop* owner) noexcept { owner_ = owner; }
+
+    /// Appends `task` to the ready queue (FIFO). Loop thread only.
+    void schedule(TaskState* task) noexcept {
+        task->next_ready = nullptr;
+        if (ready_tail_ != nullptr) {
+            ready_tail_->next_ready = task;
+        } else {
+            ready_head_ = task;
+        }
+        ready_tail_ = task;
+        if (!wake_armed_) {
+            arm_wake();
+        }
+    }
+
+    // ---- tasks
+    void adopt_new_task(TaskState* task) noexcept;  // joins the live list and the ready queue
+    void unlink_live(TaskState* task) noexcept;
+    [[nodiscard]] std::size_t live_tasks() const noexcept { return live_count_; }
+    [[nodiscard]] std::string next_task_name();
+    /// Cancels every live task with `message`/`kind`; returns how many were asked. With `once`,
+    /// tasks already asked by an earlier `cancel_all` are skipped.
+    std::size_t cancel_all(const std::string& message, CancelKind kind, bool once = false);
+    [[nodiscard]] bool has_ready_tasks() const noexcept { return ready_head_ != nullptr; }
+    /// Called by `cancel()` off the loop thread: hand the task to the loop through a uv_async_t.
+    void post_remote_cancel(TaskState* task) noexcept;
+
+    // ---- timers (one uv_timer_t drives a heap of deadlines)
+    void add_timer(TimerNode* node);  // std::bad_alloc
+    void remove_timer(TimerNode* node) noexcept;
+
+    // ---- time slice for checkpoint()
+    [[nodiscard]] std::uint64_t time_slice_ns() const noexcept { return time_slice_ns_; }
+    void set_time_slice_ns(std::uint64_t ns) noexcept { time_slice_ns_ = ns; }
+
+    // ---- errors nobody can receive
+    void set_exception_handler(ExceptionHandler handler) { handler_ = std::move(handler); }
+    void report(const ExceptionContext& context) noexcept;
+
+    /// Runs ready tasks until the queue is empty or the batch's time budget (~50 µs) is spent.
+    void drain() noexcept;
+    /// Destroys every task still pending, reporting each ("Task was destroyed but it is pending").
+    void destroy_pending_tasks() noexcept;
+    /// Stops accepting spawns (after shutdown).
+    void close() noexcept { closed_ = true; }
+    /// Stops accepting spawns and closes the runtime's libuv handles (idempotent); their memory
+    /// is freed by the last close callback, on a later `uv_run`.
+    void close_handles() noexcept;
+
+private:
+    void arm_wake() noexcept;
+    void drain_remote_cancels() noexcept;
+    void rearm_timer() noexcept;
+    void fire_timers() noexcept;
+    friend struct LoopHandles;
+
+    TaskState* ready_head_ = nullptr;
+    TaskState* ready_tail_ = nullptr;
+    bool wake_armed_ = false;
+    bool draining_ = false;
+    bool closed_ = false;
+    bool owns_loop_;
+    uv_loop_t* loop_;
+    std::uint64_t id_;
+    std::uint64_t time_slice_ns_ = 1'000'000;
+    std::uint32_t batch_stride_ = 1;
+    std::uint64_t task_counter_ = 0;
+    TaskState* live_head_ = nullptr;
+    std::size_t live_count_ = 0;
+    Loop* owner_ = nullptr;
+    LoopHandles* handles_;  // freed by the last close callback (it may outlive this object)
+    std::unique_ptr<TimerHeap> timers_;
+    ExceptionHandler handler_;
+};
+
+/// A deadline in the loop's timer heap, living in the sleeping task's awaiter.
+struct TimerNode {
+    using FireHook = void (*)(TimerNode*) noexcept;
+    std::uint64_t deadline_ns = 0;
+    std::uint64_t sequence = 0;        // FIFO among equal deadlines
+    std::size_t heap_index = SIZE_MAX;  // SIZE_MAX: not in the heap
+    FireHook on_fire = nullptr;
+    [[nodiscard]] bool armed() const noexcept { return heap_index != SIZE_MAX; }
+};
+
+}  // namespace uvtask::detail

@@ -1,0 +1,90 @@
+// uvtask internals — the typed state of a spawned task: where its result lives.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <new>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include "uvtask/errors.hpp"
+#include "uvtask/task.hpp"
+#include "uvtask/detail/frame_allocator.hpp"
+#include "uvtask/detail/loop_core.hpp"
+#include "uvtask/detail/task_state.hpp"
+
+namespace uvtask::detail {
+
+template <class T>
+class SpawnedTask final : public TaskState {
+public:
+    /// Allocates a state with one reference (the loop's).
+    static SpawnedTask* create(LoopCore& loop, std::string name) {
+        void* memory = allocate_frame(sizeof(SpawnedTask));
+        return ::new (memory) SpawnedTask(loop, std::move(name));
+    }
+
+    /// The result after a successful end; rethrows the failure or the cancellation otherwise.
+    /// `InvalidStateError` before the task is done.
+    const T& value_or_throw() requires(!std::is_void_v<T>) {
+        throw_unless_value();
+        return *value_;
+    }
+    void value_or_throw() requires std::is_void_v<T> { throw_unless_value(); }
+
+    /// For a join: a copy of the result (or the value moved out, for a move-only T).
+    T join_result() {
+        throw_unless_value();
+        if constexpr (std::is_void_v<T>) {
+            return;
+        } else if constexpr (std::is_copy_constructible_v<T>) {
+            return *value_;
+        } else {
+            if (!value_) {
+                throw InvalidStateError("task '" + name() +
+                                        "': its move-only result was already taken by a join");
+            }
+            T out = std::move(*value_);
+            value_.reset();
+            return out;
+        }
+    }
+
+    void throw_unless_value() {
+        if (!done()) {
+            throw InvalidStateError("task '" + name() + "' is not done yet");
+        }
+        if (outcome() != Outcome::value) {
+            std::rethrow_exception(take_exception());
+        }
+    }
+
+private:
+    using Storage = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
+
+    SpawnedTask(LoopCore& loop, std::string name) noexcept : TaskState(loop, std::move(name)) {}
+    ~SpawnedTask() = default;
+
+    void collect_value(std::coroutine_handle<> frame) noexcept override {
+        if constexpr (!std::is_void_v<T>) {
+            auto typed = std::coroutine_handle<TaskPromise<T>>::from_address(frame.address());
+            try {
+                value_.emplace(typed.promise().take_value());
+            } catch (...) {
+                fail_with(std::current_exception());
+            }
+        } else {
+            (void)frame;
+        }
+    }
+
+    void destroy_self() noexcept override {
+        this->~SpawnedTask();
+        deallocate_frame(this, sizeof(SpawnedTask));
+    }
+
+    Storage value_{};
+};
+
+}  // namespace uvtask::detail

@@ -1,0 +1,77 @@
+// uvtask internals — the common part of every cancellable awaiter.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+
+#include "uvtask/detail/loop_core.hpp"
+#include "uvtask/detail/task_state.hpp"
+
+namespace uvtask::detail {
+
+/// Throws the `InvalidStateError` for a uvtask awaitable awaited outside a uvtask task.
+[[noreturn]] void throw_outside_task(const char* operation);
+
+/// Base of every uvtask awaiter (STYLE §2): `begin()` at the start of `await_suspend` checks
+/// for a current task and a pending cancel; `park()` records where the task sleeps and how to
+/// cancel it; the libuv callback or the cancel hook calls `wake()`, which hands the task to the
+/// ready queue; `await_resume` calls `finish()`, the only place a status becomes an exception.
+class SuspensionPoint : public Suspension {
+public:
+    SuspensionPoint() noexcept = default;
+    SuspensionPoint(const SuspensionPoint&) = delete;
+    SuspensionPoint& operator=(const SuspensionPoint&) = delete;
+
+protected:
+    enum class Status : std::uint8_t {
+        fresh,         // not awaited yet
+        waiting,       // suspended, the operation is under way
+        completed,     // the operation completed: deliver its result
+        cancelled,     // the operation was stopped (or never started): throw CancelledError
+        outside_task,  // awaited with no current task: throw InvalidStateError
+        misuse,        // awaiter-specific misuse, reported by the awaiter itself
+    };
+
+    /// False when the awaiter must not suspend: no current task, or a deliverable cancel.
+    [[nodiscard]] bool begin() noexcept {
+        task_ = current_task();
+        if (task_ == nullptr) [[unlikely]] {
+            status_ = Status::outside_task;
+            return false;
+        }
+        if (task_->cancel_deliverable()) [[unlikely]] {
+            status_ = Status::cancelled;
+            return false;
+        }
+        return true;
+    }
+
+    /// The task suspends here; `hook` runs if it is cancelled meanwhile.
+    void park(std::coroutine_handle<> resume_at, CancelHook hook) noexcept {
+        on_cancel = hook;
+        status_ = Status::waiting;
+        task_->suspend_in(resume_at, this);
+    }
+
+    /// The operation ended (`completed` or `cancelled`): resume the task from the ready queue.
+    void wake(Status status) noexcept {
+        status_ = status;
+        task_->leave_suspension();
+        task_->loop()->schedule(task_);
+    }
+
+    /// In `await_resume`: throws what the status says; returns normally if `completed`.
+    void finish(const char* operation) const {
+        if (status_ == Status::cancelled) [[unlikely]] {
+            throw task_->take_cancel();
+        }
+        if (status_ == Status::outside_task) [[unlikely]] {
+            throw_outside_task(operation);
+        }
+    }
+
+    TaskState* task_ = nullptr;
+    Status status_ = Status::fresh;
+};
+
+}  // namespace uvtask::detail

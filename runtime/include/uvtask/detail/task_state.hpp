@@ -1,0 +1,251 @@
+// uvtask internals — the bookkeeping of one spawned task, shared by its handles and its loop.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <utility>
+#include <string>
+#include <vector>
+
+#include "uvtask/errors.hpp"
+#include "uvtask/exception_handler.hpp"
+
+namespace uvtask::detail {
+
+class LoopCore;
+class TaskState;
+
+/// The awaiter a task is suspended in, as seen by `cancel()`: its hook asks the operation to stop
+/// (stop the timer, unlink the waiter, `uv_cancel` the request) and, once stopped, schedules the
+/// task so that its `await_resume` throws `CancelledError`.
+struct Suspension {
+    using CancelHook = void (*)(Suspension*) noexcept;
+    CancelHook on_cancel = nullptr;
+};
+
+/// A node in a task's list of joiners, living in the joiner's awaiter (no allocation to wait).
+struct JoinWaiter {
+    using DoneHook = void (*)(JoinWaiter*) noexcept;
+    DoneHook on_done = nullptr;
+    JoinWaiter* prev = nullptr;
+    JoinWaiter* next = nullptr;
+    bool linked = false;
+};
+
+/// A lock for the few fields another thread may touch (`cancel()` from any thread). Uncontended
+/// in practice: one atomic exchange.
+class SpinLock {
+public:
+    void lock() noexcept {
+        while (flag_.test_and_set(std::memory_order_acquire)) {
+            while (flag_.test(std::memory_order_relaxed)) {
+            }
+        }
+    }
+    void unlock() noexcept { flag_.clear(std::memory_order_release); }
+
+private:
+    std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
+};
+
+enum class Outcome : std::uint8_t { pending, value, failed, cancelled };
+
+/// What every `Task<T>` coroutine frame's promise shares, so the runtime can read a finished
+/// frame without knowing `T`.
+struct PromiseBase {
+    std::coroutine_handle<> continuation;  // the coroutine that awaits this one inline, if any
+    TaskState* root_of = nullptr;          // set when this frame is the body of a spawned task
+    std::exception_ptr exception;          // what escaped the body
+    bool exception_is_cancel = false;      // it was a CancelledError
+};
+
+/// The shared state of a spawned task. One reference is held by the loop while the task is not
+/// done, one by each `TaskHandle`. Fields other than the atomics and those under `lock_` belong
+/// to the loop's thread.
+class TaskState {
+public:
+    TaskState(LoopCore& loop, std::string name) noexcept;
+    TaskState(const TaskState&) = delete;
+    TaskState& operator=(const TaskState&) = delete;
+
+    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            last_reference_gone();
+        }
+    }
+
+    [[nodiscard]] const std::string& name() const noexcept { return name_; }
+    [[nodiscard]] LoopCore* loop() const noexcept { return loop_; }
+    [[nodiscard]] bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+    [[nodiscard]] Outcome outcome() const noexcept { return outcome_; }
+    /// The stored exception (failure or cancellation); marks a failure as retrieved.
+    [[nodiscard]] const std::exception_ptr& take_exception() noexcept {
+        retrieved_ = true;
+        return exception_;
+    }
+    void mark_retrieved() noexcept { retrieved_ = true; }
+
+    // ---- cancellation (DESIGN §3)
+    /// `cancel(msg)`: safe from any thread. False if the task is done.
+    bool request_cancel(std::string message, CancelKind kind);
+    /// A request is waiting for delivery and no `non_cancellable` scope holds it back.
+    [[nodiscard]] bool cancel_deliverable() const noexcept {
+        return hold_depth_ == 0 && cancel_requested_.load(std::memory_order_acquire);
+    }
+    [[nodiscard]] bool cancel_requested() const noexcept {
+        return cancel_requested_.load(std::memory_order_acquire);
+    }
+    /// Consumes the pending request (one delivery per request) and returns the error to throw.
+    [[nodiscard]] CancelledError take_cancel();
+    [[nodiscard]] int cancelling() const noexcept {
+        return cancelling_.load(std::memory_order_acquire);
+    }
+    int uncancel() noexcept;
+    void hold_cancellation() noexcept { ++hold_depth_; }
+    void release_cancellation() noexcept { --hold_depth_; }
+    [[nodiscard]] std::stop_token stop_token();
+    /// Runs the cancel hook of the awaiter the task is suspended in, if a request is deliverable.
+    void deliver_cancel_if_suspended() noexcept;
+    /// Passes this task's current request (message and kind) on to `target` (DESIGN §3.6).
+    void forward_cancel_to(TaskState& target);
+
+    // ---- suspension bookkeeping (loop thread)
+    void suspend_in(std::coroutine_handle<> resume_at, Suspension* where) noexcept {
+        resume_point_ = resume_at;
+        suspended_in_ = where;
+    }
+    void set_resume_point(std::coroutine_handle<> resume_at) noexcept { resume_point_ = resume_at; }
+    void leave_suspension() noexcept { suspended_in_ = nullptr; }
+
+    // ---- joiners and callbacks (loop thread)
+    void add_waiter(JoinWaiter* waiter) noexcept;
+    void remove_waiter(JoinWaiter* waiter) noexcept;
+    void add_done_callback(std::function<void()> callback);
+
+    // ---- checkpoint() time slice
+    /// True when the task has run longer than its loop's time slice since it was last resumed.
+    /// Reads the clock only every `stride` calls, the stride adapting to the call rate.
+    [[nodiscard]] bool slice_expired() noexcept {
+        if (--slice_countdown_ != 0) {
+            return false;
+        }
+        return slice_check_clock();
+    }
+
+    // ---- lifecycle (runtime)
+    void bind_frame(std::coroutine_handle<> frame) noexcept {
+        frame_ = frame;
+        resume_point_ = frame;
+    }
+    /// Called by the ready queue: start or resume the task.
+    void run_step() noexcept {
+        slice_countdown_ = 1;
+        slice_started_ns_ = 0;
+        if (!started_) [[unlikely]] {
+            if (start_or_skip()) {
+                return;
+            }
+        }
+        resume_point_.resume();
+    }
+    /// The body finished (value, exception or cancellation): collect, free the frame, wake.
+    void on_body_final(std::coroutine_handle<> frame, PromiseBase& promise) noexcept;
+    /// Loop teardown: the task will never run again.
+    void destroy_pending() noexcept;
+
+    TaskState* next_ready = nullptr;  // ready-queue link
+    TaskState* prev_live = nullptr;   // the loop's list of live tasks
+    TaskState* next_live = nullptr;
+    bool shutdown_requested = false;  // cancel_all(once) already asked this task
+
+protected:
+    ~TaskState();
+    /// Moves the body's result out of the finished frame into the state.
+    virtual void collect_value(std::coroutine_handle<> frame) noexcept = 0;
+    /// Runs the most-derived destructor and frees the memory.
+    virtual void destroy_self() noexcept = 0;
+    /// Through the loop's exception handler when on its thread, else the default handler.
+    void report(const ExceptionContext& context) const noexcept;
+    void fail_with(std::exception_ptr error) noexcept {
+        outcome_ = Outcome::failed;
+        exception_ = std::move(error);
+    }
+
+private:
+    bool start_or_skip() noexcept;
+    bool slice_check_clock() noexcept;
+    void finish() noexcept;
+    void last_reference_gone() noexcept;
+    void wake_waiters() noexcept;
+    void run_done_callbacks() noexcept;
+
+    std::atomic<std::uint32_t> refs_{1};
+    std::atomic<bool> cancel_requested_{false};
+    std::atomic<bool> done_{false};
+    std::atomic<int> cancelling_{0};
+    LoopCore* loop_;
+    std::uint64_t loop_id_;
+    std::coroutine_handle<> frame_;
+    std::coroutine_handle<> resume_point_;
+    Suspension* suspended_in_ = nullptr;
+    JoinWaiter* waiters_head_ = nullptr;
+    JoinWaiter* waiters_tail_ = nullptr;
+    std::uint32_t hold_depth_ = 0;
+    std::uint32_t slice_countdown_ = 1;
+    std::uint32_t slice_stride_ = 1;
+    std::uint64_t slice_started_ns_ = 0;
+    std::uint64_t slice_last_ns_ = 0;
+    Outcome outcome_ = Outcome::pending;
+    CancelKind kind_ = CancelKind::user;
+    bool started_ = false;
+    bool retrieved_ = false;
+    SpinLock lock_;  // guards message_, kind_, stop_source_ creation, the done_ transition
+    std::string message_;
+    std::string name_;
+    std::exception_ptr exception_;
+    std::unique_ptr<std::stop_source> stop_source_;
+    std::atomic<std::stop_source*> stop_source_ptr_{nullptr};
+    std::unique_ptr<std::vector<std::function<void()>>> done_callbacks_;
+};
+
+/// Intrusive reference to a task state (what a `TaskHandle` holds).
+template <class State>
+class StateRef {
+public:
+    StateRef() noexcept = default;
+    /// Adopts one reference the caller already holds.
+    static StateRef adopt(State* state) noexcept {
+        StateRef ref;
+        ref.state_ = state;
+        return ref;
+    }
+    StateRef(const StateRef& other) noexcept : state_(other.state_) {
+        if (state_ != nullptr) {
+            state_->add_ref();
+        }
+    }
+    StateRef(StateRef&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+    StateRef& operator=(StateRef other) noexcept {
+        std::swap(state_, other.state_);
+        return *this;
+    }
+    ~StateRef() {
+        if (state_ != nullptr) {
+            state_->release();
+        }
+    }
+    [[nodiscard]] State* get() const noexcept { return state_; }
+    State* operator->() const noexcept { return state_; }
+    explicit operator bool() const noexcept { return state_ != nullptr; }
+
+private:
+    State* state_ = nullptr;
+};
+
+}  // namespace uvtask::detail

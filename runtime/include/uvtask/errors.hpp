@@ -1,0 +1,66 @@
+// uvtask — the exceptions the runtime throws.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace uvtask {
+
+/// Who asked for a cancellation. Carried by every `CancelledError` so a handler can tell a
+/// timeout from a stop button.
+enum class CancelKind : unsigned char {
+    user,      ///< `TaskHandle::cancel()` called by application code.
+    timeout,   ///< a deadline (`wait_for`, `with_timeout`, `move_on_after`) expired.
+    parent,    ///< a parent scope (task group, gather, race) cancelled its children.
+    shutdown,  ///< `run()` or a `Loop` is shutting down and cancels what is left.
+    signal,    ///< a signal (SIGINT during `run()`) asked the program to stop.
+};
+
+/// The name of a kind, e.g. "timeout".
+[[nodiscard]] std::string_view to_string(CancelKind kind) noexcept;
+
+/// Thrown into a task at its next suspension point after it was cancelled (DESIGN §3).
+///
+/// Deliberately **not** derived from `std::exception`, so `catch (const std::exception&)` cannot
+/// swallow a cancellation (Python 3.8 moved `asyncio.CancelledError` to `BaseException` for the
+/// same reason). Catch it by type, clean up, and rethrow with `throw;` — or return a value to
+/// refuse the cancellation.
+class CancelledError final {
+public:
+    explicit CancelledError(std::string message = {}, CancelKind kind = CancelKind::user)
+        : message_(std::move(message)), kind_(kind) {}
+
+    /// The message given to `cancel(msg)`; the latest request's message wins.
+    [[nodiscard]] const std::string& message() const noexcept { return message_; }
+    /// Who asked: user, timeout, parent, shutdown or signal.
+    [[nodiscard]] CancelKind kind() const noexcept { return kind_; }
+    /// The message, for code that prints exceptions generically.
+    [[nodiscard]] const char* what() const noexcept { return message_.c_str(); }
+
+private:
+    std::string message_;
+    CancelKind kind_;
+};
+
+/// A deadline expired (`wait_for`, `with_timeout`). Derives from `std::runtime_error`.
+class TimeoutError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+    TimeoutError() : std::runtime_error("operation timed out") {}
+};
+
+/// Misuse of the runtime: `result()` before a task is done, awaiting a handle that belongs to
+/// another loop, spawning with no loop, awaiting a uvtask awaitable outside a task…
+class InvalidStateError : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
+/// A duration or time argument the runtime cannot honour: negative or NaN.
+class InvalidDurationError : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+}  // namespace uvtask

@@ -1,0 +1,56 @@
+// uvtask — run(): asyncio.run for C++: a fresh loop, main to completion, a clean shutdown.
+#pragma once
+
+#include <chrono>
+#include <type_traits>
+#include <utility>
+
+#include "uvtask/exception_handler.hpp"
+#include "uvtask/loop.hpp"
+#include "uvtask/spawn.hpp"
+#include "uvtask/task.hpp"
+#include "uvtask/task_handle.hpp"
+
+namespace uvtask {
+
+/// Options of `run()`.
+struct RunOptions {
+    /// SIGINT during `run()` cancels the main task with message "SIGINT" (kind `signal`); a
+    /// second SIGINT restores the default disposition and re-raises it (the process dies).
+    bool handle_sigint = true;
+    /// How long shutdown waits for cancelled leftover tasks to end before destroying them
+    /// (each reported as destroyed while pending).
+    std::chrono::milliseconds shutdown_grace{5000};
+    /// `Loop::set_time_slice` for `checkpoint()`.
+    std::chrono::nanoseconds time_slice{std::chrono::milliseconds(1)};
+    /// The loop's exception handler; null keeps the default (stderr).
+    ExceptionHandler exception_handler;
+};
+
+namespace detail {
+/// Runs the loop until `main` is done, then shuts down: cancels every task left (kind
+/// `shutdown`), waits for them up to the grace period, destroys the rest, closes every handle
+/// and the loop. Throws `InvalidStateError` if the main task can never finish (it waits on
+/// nothing the loop could complete), after shutting down.
+void run_main(Loop& loop, TaskState& main, const RunOptions& options);
+}  // namespace detail
+
+/// Runs `main` on a new loop to completion and returns its result or rethrows its exception
+/// (`CancelledError` if it ended cancelled), like `asyncio.run`. At the end every task left is
+/// cancelled and awaited, every handle closed, and the loop closed. Throws `InvalidStateError` if
+/// this thread already has a Loop (run() cannot nest).
+template <class T>
+T run(Task<T> main, RunOptions options = {}) {
+    Loop loop;
+    TaskHandle<T> handle = spawn(std::move(main), "main");
+    detail::run_main(loop, *handle.native_state(), options);
+    if constexpr (std::is_void_v<T>) {
+        handle.result();
+    } else if constexpr (std::is_copy_constructible_v<T>) {
+        return handle.result();
+    } else {
+        return handle.native_state()->join_result();
+    }
+}
+
+}  // namespace uvtask

@@ -1,0 +1,37 @@
+// uvtask — shield(): wait for a task without passing your cancellation on to it.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "uvtask/spawn.hpp"
+#include "uvtask/task.hpp"
+#include "uvtask/task_handle.hpp"
+
+namespace uvtask {
+
+/// Waits for `handle` like `co_await handle`, except that a cancel of the waiting task is not
+/// passed on (asyncio.shield, DESIGN §3.6): the waiter stops waiting at once and gets
+/// `CancelledError`; the shielded task runs on, and its result stays in the handle. A
+/// suspension point. Same errors as `co_await handle`.
+template <class T>
+[[nodiscard]] detail::JoinAwaiter<T, true> shield(const TaskHandle<T>& handle) noexcept {
+    return detail::JoinAwaiter<T, true>{handle.native_state()};
+}
+
+/// Spawns `task` and shields it, for the common `co_await shield(critical())`. The task runs to
+/// its end whatever happens to the waiter; keep a handle (use the other overload) to collect its
+/// result after the waiter was cancelled — otherwise a failure of it is reported through the
+/// loop's exception handler.
+template <class T>
+Task<T> shield(Task<T> task) {
+    TaskHandle<T> handle = spawn(std::move(task));
+    if constexpr (std::is_void_v<T>) {
+        co_await shield(handle);
+    } else {
+        T result = co_await shield(handle);
+        co_return result;
+    }
+}
+
+}  // namespace uvtask

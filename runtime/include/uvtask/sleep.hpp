@@ -1,0 +1,92 @@
+// uvtask — sleep(duration) and sleep_until(time_point) on the loop's libuv timer.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <coroutine>
+#include <cstdint>
+#include <type_traits>
+
+#include "uvtask/errors.hpp"
+#include "uvtask/detail/loop_core.hpp"
+#include "uvtask/detail/suspension_point.hpp"
+
+namespace uvtask {
+
+namespace detail {
+
+class SleepAwaiter : public SuspensionPoint, private TimerNode {
+public:
+    /// `delay_ns` from the moment the task suspends; 0 still suspends (like `yield_now()`).
+    explicit SleepAwaiter(std::uint64_t delay_ns) noexcept : delay_ns_(delay_ns) {}
+    ~SleepAwaiter();
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
+    void await_resume() const { finish("sleep()"); }
+
+private:
+    static void on_timer(TimerNode* node) noexcept;
+    static void on_cancel_hook(Suspension* self) noexcept;
+    std::uint64_t delay_ns_;
+};
+
+/// Converts a duration to whole nanoseconds, rounding up; throws `InvalidDurationError` for a
+/// negative or NaN duration; saturates at about 292 years.
+template <class Rep, class Period>
+[[nodiscard]] std::uint64_t checked_delay_ns(std::chrono::duration<Rep, Period> delay,
+                                             const char* operation);
+
+[[noreturn]] void throw_invalid_duration(const char* operation, const char* why);
+
+template <class Rep, class Period>
+std::uint64_t checked_delay_ns(std::chrono::duration<Rep, Period> delay, const char* operation) {
+    if constexpr (std::is_floating_point_v<Rep>) {
+        if (std::isnan(delay.count())) {
+            throw_invalid_duration(operation, "NaN");
+        }
+        const double ns = std::chrono::duration<double, std::nano>(delay).count();
+        if (ns < 0) {
+            throw_invalid_duration(operation, "negative");
+        }
+        if (ns >= 9.2e18) {
+            return INT64_MAX;
+        }
+        return static_cast<std::uint64_t>(std::ceil(ns));
+    } else {
+        if (delay.count() < 0) {
+            throw_invalid_duration(operation, "negative");
+        }
+        using Wide = std::chrono::duration<long double, std::nano>;
+        if (std::chrono::duration_cast<Wide>(delay).count() >= 9.2e18L) {
+            return INT64_MAX;
+        }
+        const auto ns = std::chrono::ceil<std::chrono::nanoseconds>(delay).count();
+        return static_cast<std::uint64_t>(ns);
+    }
+}
+
+}  // namespace detail
+
+/// Suspends the current task for at least `delay` (libuv timer, millisecond resolution: it
+/// resumes on the first loop iteration at or after the deadline). A suspension point: a pending
+/// cancel is thrown at once; a cancel while sleeping stops the timer and throws
+/// `CancelledError` right away. `sleep(0)` still suspends, like `yield_now()`.
+/// Throws `InvalidDurationError` (at the call) for a negative or NaN duration, and
+/// `InvalidStateError` if awaited outside a uvtask task.
+template <class Rep, class Period>
+[[nodiscard]] detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> delay) {
+    return detail::SleepAwaiter{detail::checked_delay_ns(delay, "sleep()")};
+}
+
+/// Suspends the current task until `deadline` (a past deadline still suspends once). Same
+/// cancellation and errors as `sleep`.
+template <class Clock, class Duration>
+[[nodiscard]] detail::SleepAwaiter sleep_until(std::chrono::time_point<Clock, Duration> deadline) {
+    const auto now = Clock::now();
+    if (deadline <= now) {
+        return detail::SleepAwaiter{0};
+    }
+    return detail::SleepAwaiter{detail::checked_delay_ns(deadline - now, "sleep_until()")};
+}
+
+}  // namespace uvtask

@@ -1,0 +1,171 @@
+// uvtask — Task<T>: a lazy coroutine, run inline by `co_await` or independently by `spawn`.
+#pragma once
+
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "uvtask/errors.hpp"
+#include "uvtask/detail/frame_allocator.hpp"
+#include "uvtask/detail/task_state.hpp"
+
+namespace uvtask {
+
+template <class T>
+class Task;
+
+namespace detail {
+
+/// True when the exception being handled right now is a `CancelledError` (no rethrow needed).
+[[nodiscard]] bool current_exception_is_cancel() noexcept;
+
+/// Ends a coroutine: hand control to whoever awaited it inline (symmetric transfer), or, for
+/// the body of a spawned task, complete the task.
+struct FinalAwaiter {
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    template <class Promise>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> frame) noexcept {
+        PromiseBase& promise = frame.promise();
+        if (promise.continuation) {
+            return promise.continuation;
+        }
+        if (promise.root_of != nullptr) {
+            promise.root_of->on_body_final(frame, promise);  // may destroy `frame` (and us)
+        }
+        return std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+};
+
+template <class T>
+class TaskPromiseStorage : public PromiseBase {
+public:
+    template <class U>
+        requires std::is_convertible_v<U&&, T>
+    void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+        value_.emplace(std::forward<U>(value));
+    }
+    [[nodiscard]] T take_value() { return std::move(*value_); }
+
+private:
+    std::optional<T> value_;
+};
+
+template <>
+class TaskPromiseStorage<void> : public PromiseBase {
+public:
+    void return_void() const noexcept {}
+    void take_value() const noexcept {}
+};
+
+template <class T>
+class TaskPromise final : public TaskPromiseStorage<T> {
+public:
+    Task<T> get_return_object() noexcept;
+    [[nodiscard]] std::suspend_always initial_suspend() const noexcept { return {}; }
+    [[nodiscard]] FinalAwaiter final_suspend() const noexcept { return {}; }
+    void unhandled_exception() noexcept {
+        this->exception = std::current_exception();
+        this->exception_is_cancel = current_exception_is_cancel();
+    }
+
+    static void* operator new(std::size_t size) { return allocate_frame(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept {
+        deallocate_frame(frame, size);
+    }
+};
+
+}  // namespace detail
+
+/// A lazy coroutine returning `T` (like a Python coroutine object). Nothing runs until it is
+/// awaited — `co_await task` runs it inline, inside the current task, and returns its result or
+/// rethrows its exception — or spawned (`spawn(std::move(task))`). Move-only; awaiting consumes
+/// it. Destroying a Task that never ran destroys its frame without running it.
+///
+/// Cancellation: a Task has no cancellation of its own; it runs inside a spawned task, and a
+/// cancel of that task is thrown at the next suspension point inside it.
+///
+/// Lambda coroutines: a capturing lambda that is a coroutine dangles once the lambda object
+/// dies; prefer functions taking their arguments by value.
+template <class T = void>
+class [[nodiscard]] Task {
+    static_assert(!std::is_reference_v<T>, "Task<T&> is not supported: return a pointer");
+
+public:
+    using promise_type = detail::TaskPromise<T>;
+    using value_type = T;
+    using Handle = std::coroutine_handle<promise_type>;
+
+    Task() noexcept = default;
+    explicit Task(Handle frame) noexcept : frame_(frame) {}
+    Task(Task&& other) noexcept : frame_(std::exchange(other.frame_, {})) {}
+    Task& operator=(Task&& other) noexcept {
+        if (this != &other) {
+            reset();
+            frame_ = std::exchange(other.frame_, {});
+        }
+        return *this;
+    }
+    Task(const Task&) = delete;
+    Task& operator=(const Task&) = delete;
+    ~Task() { reset(); }
+
+    /// False for a default-constructed or already awaited/spawned Task.
+    [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(frame_); }
+
+    /// Gives up ownership of the frame (used by `spawn`).
+    [[nodiscard]] Handle release() noexcept { return std::exchange(frame_, {}); }
+
+    class Awaiter {
+    public:
+        explicit Awaiter(Handle frame) noexcept : frame_(frame) {}
+        Awaiter(const Awaiter&) = delete;
+        Awaiter& operator=(const Awaiter&) = delete;
+        ~Awaiter() {
+            if (frame_) {
+                frame_.destroy();
+            }
+        }
+        [[nodiscard]] bool await_ready() const noexcept { return !frame_; }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
+            frame_.promise().continuation = caller;
+            return frame_;
+        }
+        T await_resume() {
+            if (!frame_) {
+                throw InvalidStateError("co_await on an empty Task (already awaited or spawned?)");
+            }
+            auto& promise = frame_.promise();
+            if (promise.exception) {
+                std::rethrow_exception(promise.exception);
+            }
+            return promise.take_value();
+        }
+
+    private:
+        Handle frame_;
+    };
+
+    /// Runs the task inline in the current task; the result or the task's exception.
+    Awaiter operator co_await() && noexcept { return Awaiter{release()}; }
+    /// Same as the rvalue form: awaiting consumes the Task.
+    Awaiter operator co_await() & noexcept { return Awaiter{release()}; }
+
+private:
+    void reset() noexcept {
+        if (frame_) {
+            std::exchange(frame_, {}).destroy();
+        }
+    }
+    Handle frame_;
+};
+
+template <class T>
+Task<T> detail::TaskPromise<T>::get_return_object() noexcept {
+    return Task<T>{std::coroutine_handle<TaskPromise<T>>::from_promise(*this)};
+}
+
+}  // namespace uvtask

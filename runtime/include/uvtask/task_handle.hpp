@@ -1,0 +1,189 @@
+// uvtask — TaskHandle<T>: a spawned, independently scheduled task (asyncio.Task).
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "uvtask/errors.hpp"
+#include "uvtask/detail/loop_core.hpp"
+#include "uvtask/detail/spawned_task.hpp"
+#include "uvtask/detail/suspension_point.hpp"
+
+namespace uvtask {
+
+template <class T>
+class TaskHandle;
+
+namespace detail {
+
+[[noreturn]] void throw_join_misuse(const TaskState& target, bool self_join);
+
+/// `co_await handle` and `co_await shield(handle)`: wait for a task to end.
+/// Propagating (`Shielded == false`): a cancel of the waiting task is passed on to the awaited
+/// task (DESIGN §3.6) and the waiter keeps waiting for its end. Shielded: the waiter stops
+/// waiting and gets `CancelledError`; the awaited task runs on.
+template <class T, bool Shielded>
+class JoinAwaiter : public SuspensionPoint, private JoinWaiter {
+public:
+    explicit JoinAwaiter(SpawnedTask<T>* target) noexcept : target_(target) {}
+    ~JoinAwaiter() {
+        if (JoinWaiter::linked) {
+            target_->remove_waiter(this);
+        }
+    }
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> resume_at) noexcept {
+        if (!begin()) {
+            return false;
+        }
+        if (target_ == nullptr || target_->loop() != task_->loop() || target_ == task_) {
+            status_ = Status::misuse;
+            return false;
+        }
+        if (target_->done()) {
+            status_ = Status::completed;
+            return false;
+        }
+        JoinWaiter::on_done = &on_target_done;
+        target_->add_waiter(this);
+        park(resume_at, &on_cancel_hook);
+        return true;
+    }
+    T await_resume() {
+        if (status_ == Status::misuse) {
+            throw_misuse();
+        }
+        finish(Shielded ? "shield()" : "co_await TaskHandle");
+        if (propagated_ && target_->outcome() == Outcome::cancelled && task_->cancel_requested()) {
+            // The awaited task ended cancelled because of our request: that is its delivery.
+            (void)task_->take_cancel();
+        }
+        return target_->join_result();
+    }
+
+private:
+    [[noreturn]] void throw_misuse() const {
+        if (target_ == nullptr) {
+            throw InvalidStateError("co_await on an empty TaskHandle");
+        }
+        throw_join_misuse(*target_, target_ == task_);
+    }
+    static JoinAwaiter* self_of(JoinWaiter* waiter) noexcept {
+        return static_cast<JoinAwaiter*>(waiter);
+    }
+    static void on_target_done(JoinWaiter* waiter) noexcept {
+        self_of(waiter)->wake(Status::completed);
+    }
+    static void on_cancel_hook(Suspension* suspension) noexcept {
+        auto* self = static_cast<JoinAwaiter*>(suspension);
+        if constexpr (Shielded) {
+            self->target_->remove_waiter(self);
+            self->wake(Status::cancelled);
+        } else {
+            self->propagated_ = true;
+            self->task_->forward_cancel_to(*self->target_);
+        }
+    }
+
+    SpawnedTask<T>* target_;
+    bool propagated_ = false;
+};
+
+}  // namespace detail
+
+/// A spawned task (asyncio.Task), returned by `spawn`. Copyable and ref-counted; copying and
+/// destroying a handle is safe from any thread, and so is `cancel()`; everything else belongs to
+/// the thread of the task's loop. Dropping every handle does not cancel the task; a failure that
+/// nobody retrieved is reported through the loop's exception handler when the last handle goes.
+template <class T = void>
+class TaskHandle {
+public:
+    using value_type = T;
+
+    /// An empty handle: every operation but `valid()` throws `InvalidStateError`.
+    TaskHandle() noexcept = default;
+
+    /// Asks the task to stop (DESIGN §3.1): if it is not done, adds one to `cancelling()`,
+    /// records `message` (the latest wins) and returns true; the task receives
+    /// `CancelledError(message)` at its next suspension point, at once if it is suspended now.
+    /// On a done task returns false and changes nothing. Safe from any thread (§3.10): off the
+    /// loop's thread the request flag is set at once and the loop is woken.
+    bool cancel(std::string message = {}, CancelKind kind = CancelKind::user) const {
+        return state().request_cancel(std::move(message), kind);
+    }
+    /// How many cancel requests are outstanding (not withdrawn by `uncancel()`).
+    [[nodiscard]] int cancelling() const { return state().cancelling(); }
+    /// Withdraws one cancel request; when the count reaches 0, a request not yet delivered is
+    /// dropped (asyncio 3.13). Returns the new count.
+    int uncancel() const { return state().uncancel(); }
+    /// True once the task has ended: returned, failed or cancelled.
+    [[nodiscard]] bool done() const { return state().done(); }
+    /// True if the task ended because `CancelledError` escaped its body (or it was cancelled
+    /// before it first ran). A task that caught the error and returned is not cancelled.
+    [[nodiscard]] bool cancelled() const {
+        return state().done() && state().outcome() == detail::Outcome::cancelled;
+    }
+    /// The result. Rethrows the task's exception, `CancelledError` if it ended cancelled,
+    /// `InvalidStateError` if it is not done.
+    decltype(auto) result() const { return state().value_or_throw(); }
+    /// The task's exception (null if it returned a value). Throws `CancelledError` if it ended
+    /// cancelled, `InvalidStateError` if it is not done.
+    [[nodiscard]] std::exception_ptr exception() const {
+        auto& s = state();
+        if (!s.done()) {
+            throw InvalidStateError("task '" + s.name() + "' is not done yet");
+        }
+        if (s.outcome() == detail::Outcome::cancelled) {
+            std::rethrow_exception(s.take_exception());
+        }
+        return s.outcome() == detail::Outcome::failed ? s.take_exception() : nullptr;
+    }
+    /// The task's name (given to `spawn`, or "Task-N").
+    [[nodiscard]] const std::string& name() const { return state().name(); }
+    /// Calls `callback(handle)` on the loop's thread when the task is done — at once if it is
+    /// done already. An exception from the callback goes to the loop's exception handler.
+    template <class Callback>
+        requires std::invocable<Callback&, const TaskHandle&>
+    void add_done_callback(Callback callback) const {
+        state().add_done_callback(
+            [handle = *this, callback = std::move(callback)]() mutable { callback(handle); });
+    }
+    /// True unless default-constructed.
+    [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(state_); }
+
+    /// Waits for the task to end: its result (a copy; moved out for a move-only `T`), its
+    /// exception rethrown, or `CancelledError` if it ended cancelled. A suspension point; if the
+    /// waiting task is cancelled meanwhile, the cancel is passed on to this task (asyncio) and
+    /// the waiter goes on waiting for its end — use `shield(handle)` to stop that.
+    /// `InvalidStateError` for a handle of another loop or a task awaiting itself.
+    [[nodiscard]] detail::JoinAwaiter<T, false> operator co_await() const noexcept {
+        return detail::JoinAwaiter<T, false>{state_.get()};
+    }
+
+    friend bool operator==(const TaskHandle& a, const TaskHandle& b) noexcept {
+        return a.state_.get() == b.state_.get();
+    }
+
+    /// Runtime use: wraps a state whose reference the caller hands over.
+    static TaskHandle adopt(detail::SpawnedTask<T>* state) noexcept {
+        TaskHandle handle;
+        handle.state_ = detail::StateRef<detail::SpawnedTask<T>>::adopt(state);
+        return handle;
+    }
+    [[nodiscard]] detail::SpawnedTask<T>* native_state() const noexcept { return state_.get(); }
+
+private:
+    detail::SpawnedTask<T>& state() const {
+        if (!state_) {
+            throw InvalidStateError("operation on an empty TaskHandle");
+        }
+        return *state_.get();
+    }
+    detail::StateRef<detail::SpawnedTask<T>> state_;
+};
+
+}  // namespace uvtask

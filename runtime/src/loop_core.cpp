@@ -1,0 +1,339 @@
+// The scheduler: ready queue drained from libuv idle/check handles, one uv_timer_t over a heap
+// of deadlines, a uv_async_t for cancels from other threads.
+#include "uvtask/detail/loop_core.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "timer_heap.hpp"
+#include "uvtask/errors.hpp"
+
+namespace uvtask::detail {
+
+namespace {
+std::atomic<std::uint64_t> next_loop_id{1};
+constexpr std::uint64_t batch_budget_ns = 50'000;  // DESIGN §7: timers and I/O wait ≤ ~50 µs
+}  // namespace
+
+std::uint64_t now_ns() noexcept {
+    return static_cast<std::uint64_t>(
+        std::chrono::steady_clock::now().time_since_epoch() / std::chrono::nanoseconds(1));
+}
+
+/// The libuv handles of a loop. Separately allocated: on an adopted loop the close callbacks run
+/// on the application's next `uv_run`, after the LoopCore is gone; the last one frees this.
+struct LoopHandles {
+    uv_idle_t idle{};
+    uv_check_t check{};
+    uv_timer_t timer{};
+    uv_async_t async{};
+    LoopCore* core = nullptr;
+    int open = 0;
+    std::mutex inbox_mutex;
+    std::vector<TaskState*> inbox;  // each holds a reference
+
+    static LoopCore* core_of(void* data) noexcept { return static_cast<LoopHandles*>(data)->core; }
+    static void on_idle(uv_idle_t* handle) noexcept {
+        if (LoopCore* core = core_of(handle->data)) {
+            core->drain();
+        }
+    }
+    static void on_check(uv_check_t* handle) noexcept {
+        LoopCore* core = core_of(handle->data);
+        if (core != nullptr && core->ready_head_ != nullptr) {
+            core->drain();
+        }
+    }
+    static void on_timer(uv_timer_t* handle) noexcept {
+        if (LoopCore* core = core_of(handle->data)) {
+            core->fire_timers();
+        }
+    }
+    static void on_async(uv_async_t* handle) noexcept {
+        if (LoopCore* core = core_of(handle->data)) {
+            core->drain_remote_cancels();
+        }
+    }
+    static void on_closed(uv_handle_t* handle) noexcept {
+        auto* self = static_cast<LoopHandles*>(handle->data);
+        if (--self->open == 0) {
+            std::unique_ptr<LoopHandles> owner(self);
+        }
+    }
+};
+
+LoopCore::LoopCore(uv_loop_t* loop, bool owns_loop)
+    : owns_loop_(owns_loop), loop_(loop), id_(next_loop_id.fetch_add(1)), handles_(nullptr),
+      timers_(std::make_unique<TimerHeap>()) {
+    if (loop == nullptr) {
+        throw InvalidStateError("Loop(uv_loop_t*): the loop is null");
+    }
+    if (tls_current_loop != nullptr) {
+        throw InvalidStateError("this thread already has a uvtask Loop (one per thread)");
+    }
+    auto handles = std::make_unique<LoopHandles>();
+    handles->core = this;
+    // These cannot fail on a valid loop (libuv only initialises fields), so no half-built state.
+    uv_idle_init(loop, &handles->idle);
+    uv_check_init(loop, &handles->check);
+    uv_timer_init(loop, &handles->timer);
+    if (int rc = uv_async_init(loop, &handles->async, &LoopHandles::on_async); rc != 0) {
+        throw InvalidStateError(std::string("uv_async_init: ") + uv_strerror(rc));
+    }
+    handles->open = 4;
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&handles->idle),
+                           reinterpret_cast<uv_handle_t*>(&handles->check),
+                           reinterpret_cast<uv_handle_t*>(&handles->timer),
+                           reinterpret_cast<uv_handle_t*>(&handles->async)}) {
+        h->data = handles.get();
+    }
+    uv_check_start(&handles->check, &LoopHandles::on_check);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&handles->check));
+    uv_unref(reinterpret_cast<uv_handle_t*>(&handles->async));
+    handles_ = handles.release();
+    tls_current_loop = this;
+}
+
+LoopCore::~LoopCore() {
+    destroy_pending_tasks();
+    close_handles();
+    if (tls_current_loop == this) {
+        tls_current_loop = nullptr;
+    }
+}
+
+void LoopCore::close_handles() noexcept {
+    closed_ = true;
+    if (handles_ == nullptr) {
+        return;
+    }
+    drain_remote_cancels();  // release the references the inbox holds
+    handles_->core = nullptr;
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&handles_->idle),
+                           reinterpret_cast<uv_handle_t*>(&handles_->check),
+                           reinterpret_cast<uv_handle_t*>(&handles_->timer),
+                           reinterpret_cast<uv_handle_t*>(&handles_->async)}) {
+        uv_close(h, &LoopHandles::on_closed);
+    }
+    handles_ = nullptr;
+    wake_armed_ = true;  // nothing may start the idle handle any more
+}
+
+// ---- ready queue
+
+void LoopCore::arm_wake() noexcept {
+    if (handles_ == nullptr) {
+        return;
+    }
+    uv_idle_start(&handles_->idle, &LoopHandles::on_idle);
+    wake_armed_ = true;
+}
+
+void LoopCore::drain() noexcept {
+    if (draining_) {
+        return;
+    }
+    draining_ = true;
+    const std::uint64_t start = now_ns();
+    std::uint64_t last = start;
+    std::uint32_t countdown = batch_stride_;
+    while (TaskState* task = ready_head_) {
+        ready_head_ = task->next_ready;
+        if (ready_head_ == nullptr) {
+            ready_tail_ = nullptr;
+        }
+        tls_current_task = task;
+        task->run_step();  // `task` may be gone after this
+        if (--countdown == 0) {
+            // The clock is read every `batch_stride_` resumes, the stride adapting so that a
+            // batch reads it about eight times: cheap yields, and long steps still bounded.
+            const std::uint64_t now = now_ns();
+            if (now - start >= batch_budget_ns) {
+                break;
+            }
+            const std::uint64_t per_step = std::max<std::uint64_t>(1, (now - last) / batch_stride_);
+            batch_stride_ = static_cast<std::uint32_t>(
+                std::clamp<std::uint64_t>(batch_budget_ns / 8 / per_step, 1, 1024));
+            countdown = batch_stride_;
+            last = now;
+        }
+    }
+    tls_current_task = nullptr;
+    draining_ = false;
+    if (ready_head_ == nullptr && wake_armed_ && handles_ != nullptr) {
+        uv_idle_stop(&handles_->idle);
+        wake_armed_ = false;
+    }
+}
+
+// ---- tasks
+
+void LoopCore::adopt_new_task(TaskState* task) noexcept {
+    task->prev_live = nullptr;
+    task->next_live = live_head_;
+    if (live_head_ != nullptr) {
+        live_head_->prev_live = task;
+    }
+    live_head_ = task;
+    ++live_count_;
+    schedule(task);
+}
+
+void LoopCore::unlink_live(TaskState* task) noexcept {
+    (task->prev_live != nullptr ? task->prev_live->next_live : live_head_) = task->next_live;
+    if (task->next_live != nullptr) {
+        task->next_live->prev_live = task->prev_live;
+    }
+    task->prev_live = task->next_live = nullptr;
+    --live_count_;
+}
+
+std::string LoopCore::next_task_name() {
+    return "Task-" + std::to_string(++task_counter_);
+}
+
+std::size_t LoopCore::cancel_all(const std::string& message, CancelKind kind, bool once) {
+    std::vector<TaskState*> targets;
+    targets.reserve(live_count_);
+    for (TaskState* task = live_head_; task != nullptr; task = task->next_live) {
+        if (once && task->shutdown_requested) {
+            continue;
+        }
+        task->shutdown_requested = true;
+        task->add_ref();
+        targets.push_back(task);
+    }
+    std::size_t asked = 0;
+    for (TaskState* task : targets) {
+        if (task->request_cancel(message, kind)) {
+            ++asked;
+        }
+        task->release();
+    }
+    return asked;
+}
+
+void LoopCore::destroy_pending_tasks() noexcept {
+    ready_head_ = ready_tail_ = nullptr;
+    while (TaskState* task = live_head_) {
+        unlink_live(task);
+        report({"Task was destroyed but it is pending!", task->name(), nullptr});
+        task->destroy_pending();
+    }
+    ready_head_ = ready_tail_ = nullptr;
+}
+
+// ---- other threads
+
+void LoopCore::post_remote_cancel(TaskState* task) noexcept {
+    if (handles_ == nullptr) {
+        return;
+    }
+    task->add_ref();
+    {
+        std::lock_guard<std::mutex> guard(handles_->inbox_mutex);
+        handles_->inbox.push_back(task);
+    }
+    uv_async_send(&handles_->async);
+}
+
+void LoopCore::drain_remote_cancels() noexcept {
+    if (handles_ == nullptr) {
+        return;
+    }
+    std::vector<TaskState*> posted;
+    {
+        std::lock_guard<std::mutex> guard(handles_->inbox_mutex);
+        posted.swap(handles_->inbox);
+    }
+    for (TaskState* task : posted) {
+        if (!task->done() && !closed_) {
+            task->deliver_cancel_if_suspended();
+        }
+        task->release();
+    }
+}
+
+// ---- timers
+
+void LoopCore::add_timer(TimerNode* node) {
+    if (timers_->push(node)) {
+        rearm_timer();
+    }
+}
+
+void LoopCore::remove_timer(TimerNode* node) noexcept {
+    if (!node->armed()) {
+        return;
+    }
+    if (timers_->erase(node)) {
+        rearm_timer();
+    }
+}
+
+void LoopCore::rearm_timer() noexcept {
+    if (handles_ == nullptr) {
+        return;
+    }
+    TimerNode* next = timers_->top();
+    if (next == nullptr) {
+        uv_timer_stop(&handles_->timer);
+        return;
+    }
+    // libuv timers count whole milliseconds of uv_now(), which never runs ahead of the
+    // monotonic clock: waiting until uv_now() >= ceil(deadline in ms) never fires early.
+    const std::uint64_t deadline_ms = (next->deadline_ns + 999'999) / 1'000'000;
+    const std::uint64_t now_ms = uv_now(loop_);
+    std::uint64_t timeout = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
+    if (timeout == 0 && next->deadline_ns > now_ns()) {
+        timeout = 1;  // uv_now() is behind: don't spin
+    }
+    uv_timer_start(&handles_->timer, &LoopHandles::on_timer, timeout, 0);
+}
+
+void LoopCore::fire_timers() noexcept {
+    const std::uint64_t now = now_ns();
+    while (TimerNode* node = timers_->top()) {
+        if (node->deadline_ns > now) {
+            break;
+        }
+        timers_->erase(node);
+        node->on_fire(node);
+    }
+    rearm_timer();
+}
+
+// ---- errors
+
+void LoopCore::report(const ExceptionContext& context) noexcept {
+    if (handler_) {
+        try {
+            handler_(context);
+            return;
+        } catch (...) {
+            default_exception_handler(
+                {"the loop's exception handler threw", context.task_name, std::current_exception()});
+        }
+    }
+    default_exception_handler(context);
+}
+
+LoopCore& loop_for_spawn(bool task_valid) {
+    LoopCore* loop = tls_current_loop;
+    if (loop == nullptr) {
+        throw InvalidStateError("spawn(): no uvtask Loop on this thread (use run() or a Loop)");
+    }
+    if (loop->closed()) {
+        throw InvalidStateError("spawn(): the loop is closed");
+    }
+    if (!task_valid) {
+        throw InvalidStateError("spawn(): the Task is empty (already awaited or spawned?)");
+    }
+    return *loop;
+}
+
+}  // namespace uvtask::detail

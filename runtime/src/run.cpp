@@ -1,0 +1,102 @@
+// run(): drive a fresh loop until main ends, then shut down cleanly.
+#include "uvtask/run.hpp"
+
+#include <csignal>
+#include <memory>
+
+#include "uvtask/errors.hpp"
+
+namespace uvtask::detail {
+
+int close_owned_loop(uv_loop_t* loop) noexcept;
+
+namespace {
+
+/// SIGINT → cancel main ("SIGINT", kind signal); a second SIGINT → default disposition, re-raise.
+struct SigintWatch {
+    uv_signal_t handle{};
+    TaskState* main = nullptr;
+    bool seen = false;
+
+    static void on_signal(uv_signal_t* handle, int signum) noexcept {
+        auto* self = static_cast<SigintWatch*>(handle->data);
+        if (self->seen) {
+            uv_signal_stop(handle);
+            std::signal(signum, SIG_DFL);
+            std::raise(signum);
+            return;
+        }
+        self->seen = true;
+        try {
+            self->main->request_cancel("SIGINT", CancelKind::signal);
+        } catch (...) {
+            // out of memory recording the message: nothing better to do than carry on
+        }
+    }
+};
+
+void on_main_done_stop(uv_loop_t* loop) noexcept { uv_stop(loop); }
+
+}  // namespace
+
+void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
+    LoopCore& core = loop.core();
+    uv_loop_t* uv = core.native();
+    if (options.exception_handler) {
+        core.set_exception_handler(options.exception_handler);
+    }
+    loop.set_time_slice(options.time_slice);
+
+    // The watch lives until the loop is closed below (its handle is closed by close_owned_loop).
+    auto sigint = std::make_unique<SigintWatch>();
+    sigint->main = &main;
+    sigint->handle.data = sigint.get();
+    if (options.handle_sigint) {
+        uv_signal_init(uv, &sigint->handle);
+        uv_signal_start(&sigint->handle, &SigintWatch::on_signal, SIGINT);
+        uv_unref(reinterpret_cast<uv_handle_t*>(&sigint->handle));
+    }
+    main.add_done_callback([uv] { on_main_done_stop(uv); });
+
+    bool deadlock = false;
+    while (!main.done()) {
+        const int alive = uv_run(uv, UV_RUN_DEFAULT);
+        if (!main.done() && alive == 0 && !core.has_ready_tasks()) {
+            deadlock = true;
+            break;
+        }
+    }
+
+    // Shutdown: cancel what is left (again for tasks spawned meanwhile), wait up to the grace.
+    const std::uint64_t grace_end =
+        now_ns() + static_cast<std::uint64_t>(
+                       std::chrono::duration_cast<std::chrono::nanoseconds>(options.shutdown_grace)
+                           .count());
+    uv_timer_t grace{};
+    uv_timer_init(uv, &grace);
+    uv_timer_start(
+        &grace, [](uv_timer_t*) noexcept {},
+        static_cast<std::uint64_t>(options.shutdown_grace.count()), 0);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&grace));
+    while (core.live_tasks() > 0 && now_ns() < grace_end) {
+        core.cancel_all("loop shutdown", CancelKind::shutdown, /*once=*/true);
+        uv_ref(reinterpret_cast<uv_handle_t*>(&grace));  // wake up at the end of the grace
+        uv_run(uv, UV_RUN_ONCE);
+        uv_unref(reinterpret_cast<uv_handle_t*>(&grace));
+    }
+    uv_timer_stop(&grace);
+
+    core.close();
+    core.destroy_pending_tasks();
+    core.close_handles();
+    if (int rc = close_owned_loop(uv); rc != 0) {
+        core.report({std::string("uv_loop_close: ") + uv_strerror(rc), {}, nullptr});
+    }
+    loop.mark_closed();
+    if (deadlock) {
+        throw InvalidStateError(
+            "run(): the main task can never finish: it waits on nothing the loop can complete");
+    }
+}
+
+}  // namespace uvtask::detail

@@ -1,0 +1,43 @@
+// sleep()/sleep_until(): a TimerNode in the awaiter, in the loop's timer heap.
+#include "uvtask/sleep.hpp"
+
+#include <cstdint>
+
+namespace uvtask::detail {
+
+SleepAwaiter::~SleepAwaiter() {
+    if (armed()) {
+        task_->loop()->remove_timer(this);
+    }
+}
+
+bool SleepAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
+    if (!begin()) {
+        return false;
+    }
+    const std::uint64_t now = now_ns();
+    deadline_ns = delay_ns_ > UINT64_MAX - now ? UINT64_MAX : now + delay_ns_;
+    on_fire = &on_timer;
+    try {
+        task_->loop()->add_timer(this);
+    } catch (...) {
+        // Out of memory for the heap: behave as a zero sleep rather than lose the task.
+        park(resume_at, &on_cancel_hook);
+        wake(Status::completed);
+        return true;
+    }
+    park(resume_at, &on_cancel_hook);
+    return true;
+}
+
+void SleepAwaiter::on_timer(TimerNode* node) noexcept {
+    static_cast<SleepAwaiter*>(node)->wake(Status::completed);
+}
+
+void SleepAwaiter::on_cancel_hook(Suspension* self) noexcept {
+    auto* sleeper = static_cast<SleepAwaiter*>(self);
+    sleeper->task_->loop()->remove_timer(sleeper);
+    sleeper->wake(Status::cancelled);
+}
+
+}  // namespace uvtask::detail
