@@ -77,7 +77,7 @@ private:
     return instance;
 }
 
-constexpr std::size_t class_of(std::size_t size) noexcept {
+[[maybe_unused]] constexpr std::size_t class_of(std::size_t size) noexcept {
     return (size + class_width - 1) / class_width;
 }
 

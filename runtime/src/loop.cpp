@@ -32,7 +32,7 @@ Loop::Loop() {
         throw InvalidStateError(std::string("uv_loop_init: ") + uv_strerror(rc));
     }
     try {
-        core_ = std::make_unique<detail::LoopCore>(loop.get(), true);
+        core_ = std::make_unique<detail::LoopCore>(loop.get());
     } catch (...) {
         uv_loop_close(loop.get());
         throw;
@@ -41,7 +41,7 @@ Loop::Loop() {
     core_->set_owner(this);
 }
 
-Loop::Loop(uv_loop_t* loop) : core_(std::make_unique<detail::LoopCore>(loop, false)) {
+Loop::Loop(uv_loop_t* loop) : core_(std::make_unique<detail::LoopCore>(loop)) {
     core_->set_owner(this);
 }
 

@@ -66,8 +66,8 @@ struct LoopHandles {
     }
 };
 
-LoopCore::LoopCore(uv_loop_t* loop, bool owns_loop)
-    : owns_loop_(owns_loop), loop_(loop), id_(next_loop_id.fetch_add(1)), handles_(nullptr),
+LoopCore::LoopCore(uv_loop_t* loop)
+    : loop_(loop), id_(next_loop_id.fetch_add(1)), handles_(nullptr),
       timers_(std::make_unique<TimerHeap>()) {
     if (loop == nullptr) {
         throw InvalidStateError("Loop(uv_loop_t*): the loop is null");

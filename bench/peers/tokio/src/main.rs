@@ -1,1 +1,333 @@
-fn main() {}
+//! Tokio peer for bench/PROTOCOL.md (scenarios S1..S5).
+//!
+//!     bench/out/tokio_bench [--quick] [--only S1,S2]
+//!
+//! Prints one JSON object on stdout (runtime "tokio"); diagnostics go to stderr.
+//! Idioms: `current_thread` runtime (`#[tokio::main(flavor = "current_thread")]`), tasks are
+//! `tokio::spawn`, cancel = `JoinHandle::abort()`, join = `handle.await` (an `Err(JoinError)`
+//! with `is_cancelled()`), the sleep is `tokio::time::sleep`, yield = `tokio::task::yield_now()`.
+//! Tokio has no in-task cancellation handler (an aborted future is simply dropped at its
+//! suspension point), so the "handler" is a `Drop` guard in the future that records the time.
+//! S5: Tokio 1.24 does not expose `AbortHandle` publicly (`JoinHandle::abort_handle` is
+//! crate-private until 1.26), so the second OS thread is handed the `JoinHandle` itself
+//! (`abort()` is thread-safe), takes t0, calls `abort()`, and hands the handle back through a
+//! `tokio::sync::oneshot` so the loop can join it.
+//! S2_checkpoint uses `tokio::task::consume_budget()`, which this Tokio only exposes under
+//! `--cfg tokio_unstable`: it is present only in a build made with that flag.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::task::{yield_now, JoinHandle};
+
+static BASE: OnceLock<Instant> = OnceLock::new();
+
+/// Monotonic clock (`Instant` = CLOCK_MONOTONIC), ns since the process's first reading.
+#[inline]
+fn now_ns() -> u64 {
+    BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+struct Params {
+    s1_warmup: usize,
+    s1_reps: usize,
+    s2_yields: u64,
+    s2_runs: usize,
+    s3_warmup: usize,
+    s3_reps: usize,
+    s3_delay: Duration,
+    s3_spin_ns: u64,
+    s4_sizes: Vec<(&'static str, usize)>,
+    s5_warmup: usize,
+    s5_reps: usize,
+}
+
+impl Params {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Params {
+                s1_warmup: 100, s1_reps: 1000, s2_yields: 100_000, s2_runs: 3, s3_warmup: 3,
+                s3_reps: 30, s3_delay: Duration::from_millis(10), s3_spin_ns: 10_000,
+                s4_sizes: vec![("100k", 100_000)], s5_warmup: 20, s5_reps: 200,
+            }
+        } else {
+            Params {
+                s1_warmup: 500, s1_reps: 10_000, s2_yields: 1_000_000, s2_runs: 5, s3_warmup: 10,
+                s3_reps: 200, s3_delay: Duration::from_millis(50), s3_spin_ns: 10_000,
+                s4_sizes: vec![("100k", 100_000), ("1m", 1_000_000)], s5_warmup: 100,
+                s5_reps: 2000,
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Metrics(Vec<String>);
+
+impl Metrics {
+    fn latency(&mut self, name: &str, samples: &[u64]) {
+        let mut s = samples.to_vec();
+        s.sort_unstable();
+        let n = s.len();
+        let q = |p: f64| s[((p * n as f64).ceil() as usize).max(1).min(n) - 1];
+        let list: Vec<String> = samples.iter().map(|v| v.to_string()).collect();
+        self.0.push(format!(
+            "\"{name}\":{{\"unit\":\"ns\",\"n\":{n},\"p50\":{},\"p90\":{},\"p99\":{},\"p999\":{},\"max\":{},\"samples\":[{}]}}",
+            q(0.5), q(0.9), q(0.99), q(0.999), s[n - 1], list.join(",")
+        ));
+    }
+    fn per_op(&mut self, name: &str, runs: &[f64]) {
+        let mut r = runs.to_vec();
+        r.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let list: Vec<String> = runs.iter().map(|v| format!("{v:.3}")).collect();
+        self.0.push(format!(
+            "\"{name}\":{{\"unit\":\"ns/op\",\"value\":{:.3},\"runs\":[{}]}}",
+            r[(r.len() - 1) / 2],
+            list.join(",")
+        ));
+    }
+    fn scalar(&mut self, name: &str, unit: &str, v: f64) {
+        self.0.push(format!("\"{name}\":{{\"unit\":\"{unit}\",\"value\":{v:.3}}}"));
+    }
+}
+
+fn rss_bytes() -> i64 {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: i64 = s.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    pages * unsafe { libc_sysconf_pagesize() }
+}
+
+// 4096 on every Linux x86-64/aarch64 default configuration; avoids a libc dependency.
+unsafe fn libc_sysconf_pagesize() -> i64 {
+    extern "C" {
+        fn sysconf(name: i32) -> i64;
+    }
+    const SC_PAGESIZE: i32 = 30; // Linux
+    sysconf(SC_PAGESIZE)
+}
+
+fn spin_for(ns: u64) {
+    let end = now_ns() + ns;
+    while now_ns() < end {}
+}
+
+#[derive(Default)]
+struct Rec {
+    started: AtomicBool,
+    t_handler: AtomicU64,
+}
+
+/// The "handler": Tokio drops an aborted future at its suspension point; this guard's Drop
+/// runs then and records the time. Disarmed on normal completion.
+struct OnCancel {
+    rec: Arc<Rec>,
+    armed: bool,
+}
+
+impl Drop for OnCancel {
+    fn drop(&mut self) {
+        if self.armed {
+            self.rec.t_handler.store(now_ns(), Relaxed);
+        }
+    }
+}
+
+/// The seed article's worker: sleeps 10 s; cancellation is observed by the Drop guard.
+async fn sleeper_worker(rec: Arc<Rec>) -> &'static str {
+    let mut guard = OnCancel { rec: rec.clone(), armed: true };
+    rec.started.store(true, Relaxed);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    guard.armed = false;
+    "Finished"
+}
+
+async fn s1(p: &Params, m: &mut Metrics) {
+    let (mut a, mut b) = (Vec::with_capacity(p.s1_reps), Vec::with_capacity(p.s1_reps));
+    for i in 0..p.s1_warmup + p.s1_reps {
+        let rec = Arc::new(Rec::default());
+        let h = tokio::spawn(sleeper_worker(rec.clone()));
+        while !rec.started.load(Relaxed) {
+            yield_now().await;
+        }
+        let t0 = now_ns();
+        h.abort();
+        let r = h.await;
+        let t_join = now_ns();
+        assert!(matches!(&r, Err(e) if e.is_cancelled()), "S1: task not cancelled");
+        if i >= p.s1_warmup {
+            a.push(rec.t_handler.load(Relaxed) - t0);
+            b.push(t_join - t0);
+        }
+    }
+    m.latency("S1a", &a);
+    m.latency("S1b", &b);
+}
+
+async fn s2(p: &Params, m: &mut Metrics) {
+    let mut runs = Vec::new();
+    for _ in 0..p.s2_runs {
+        let t0 = now_ns();
+        for _ in 0..p.s2_yields {
+            yield_now().await;
+        }
+        runs.push((now_ns() - t0) as f64 / p.s2_yields as f64);
+    }
+    m.per_op("S2_yield", &runs);
+
+    #[cfg(tokio_unstable)]
+    {
+        let mut runs = Vec::new();
+        for _ in 0..p.s2_runs {
+            let t0 = now_ns();
+            for _ in 0..p.s2_yields {
+                tokio::task::consume_budget().await;
+            }
+            runs.push((now_ns() - t0) as f64 / p.s2_yields as f64);
+        }
+        m.per_op("S2_checkpoint", &runs);
+    }
+}
+
+async fn cpu_worker(rec: Arc<Rec>, spin_ns: u64) {
+    let _guard = OnCancel { rec, armed: true };
+    loop {
+        spin_for(spin_ns);
+        yield_now().await;
+    }
+}
+
+async fn s3(p: &Params, m: &mut Metrics) {
+    let mut samples = Vec::new();
+    for i in 0..p.s3_warmup + p.s3_reps {
+        let rec = Arc::new(Rec::default());
+        let h = tokio::spawn(cpu_worker(rec.clone(), p.s3_spin_ns));
+        tokio::time::sleep(p.s3_delay).await;
+        let t0 = now_ns();
+        h.abort();
+        let r = h.await;
+        assert!(matches!(&r, Err(e) if e.is_cancelled()), "S3: task not cancelled");
+        if i >= p.s3_warmup {
+            samples.push(rec.t_handler.load(Relaxed) - t0);
+        }
+    }
+    m.latency("S3", &samples);
+}
+
+static S4_STARTED: AtomicUsize = AtomicUsize::new(0);
+
+async fn s4(p: &Params, m: &mut Metrics) {
+    for &(label, n) in &p.s4_sizes {
+        S4_STARTED.store(0, Relaxed);
+        let rss0 = rss_bytes();
+        let t0 = now_ns();
+        let mut handles = Vec::with_capacity(n);
+        for _ in 0..n {
+            handles.push(tokio::spawn(async {
+                S4_STARTED.fetch_add(1, Relaxed);
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }));
+        }
+        while S4_STARTED.load(Relaxed) < n {
+            yield_now().await;
+        }
+        let t1 = now_ns();
+        let rss1 = rss_bytes();
+        let t2 = now_ns();
+        for h in &handles {
+            h.abort();
+        }
+        for h in handles {
+            let _ = h.await;
+        }
+        let t3 = now_ns();
+        let nf = n as f64;
+        m.scalar(&format!("S4_{label}_spawn"), "ns/task", (t1 - t0) as f64 / nf);
+        m.scalar(&format!("S4_{label}_bytes"), "bytes/task", (rss1 - rss0) as f64 / nf);
+        m.scalar(&format!("S4_{label}_cancel_join"), "ns", (t3 - t2) as f64);
+        m.scalar(&format!("S4_{label}_cancels_per_s"), "1/s", nf / ((t3 - t2) as f64 / 1e9));
+        eprintln!(
+            "S4 {label}: spawn {:.0} ns/task, {:.0} B/task, cancel+join {:.1} ms",
+            (t1 - t0) as f64 / nf,
+            (rss1 - rss0) as f64 / nf,
+            (t3 - t2) as f64 / 1e6
+        );
+    }
+}
+
+type Handoff = (JoinHandle<&'static str>, tokio::sync::oneshot::Sender<(JoinHandle<&'static str>, u64)>);
+
+async fn s5(p: &Params, m: &mut Metrics) {
+    // The canceller thread: created once; told to go through a std channel (not measured).
+    let (go_tx, go_rx) = mpsc::channel::<Handoff>();
+    let th = std::thread::spawn(move || {
+        while let Ok((h, back)) = go_rx.recv() {
+            let t0 = now_ns();
+            h.abort();
+            let _ = back.send((h, t0));
+        }
+    });
+    let mut samples = Vec::new();
+    for i in 0..p.s5_warmup + p.s5_reps {
+        let rec = Arc::new(Rec::default());
+        let h = tokio::spawn(sleeper_worker(rec.clone()));
+        while !rec.started.load(Relaxed) {
+            yield_now().await;
+        }
+        let (back_tx, back_rx) = tokio::sync::oneshot::channel();
+        go_tx.send((h, back_tx)).expect("canceller thread gone");
+        let (h, t0) = back_rx.await.expect("canceller thread dropped the handle");
+        let r = h.await;
+        assert!(matches!(&r, Err(e) if e.is_cancelled()), "S5: task not cancelled");
+        if i >= p.s5_warmup {
+            samples.push(rec.t_handler.load(Relaxed) - t0);
+        }
+    }
+    drop(go_tx);
+    th.join().unwrap();
+    m.latency("S5", &samples);
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    now_ns();
+    let mut quick = false;
+    let mut only: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--quick" {
+            quick = true;
+        } else if a == "--only" || a.starts_with("--only=") {
+            let v = if a == "--only" { args.next().unwrap_or_default() } else { a[7..].to_string() };
+            only.extend(v.split(',').filter(|s| !s.is_empty()).map(|s| s.trim().to_uppercase()));
+        } else {
+            eprintln!("usage: tokio_bench [--quick] [--only S1,S2,...]");
+            std::process::exit(2);
+        }
+    }
+    if only.is_empty() {
+        only = ["S1", "S2", "S3", "S4", "S5"].iter().map(|s| s.to_string()).collect();
+    }
+    let p = Params::new(quick);
+    let mut m = Metrics::default();
+    for name in ["S1", "S2", "S3", "S4", "S5"] {
+        if !only.iter().any(|o| o == name) {
+            continue;
+        }
+        let t = now_ns();
+        match name {
+            "S1" => s1(&p, &mut m).await,
+            "S2" => s2(&p, &mut m).await,
+            "S3" => s3(&p, &mut m).await,
+            "S4" => s4(&p, &mut m).await,
+            _ => s5(&p, &mut m).await,
+        }
+        eprintln!("{name} done in {:.1} s", (now_ns() - t) as f64 / 1e9);
+    }
+    let unstable = if cfg!(tokio_unstable) { ", --cfg tokio_unstable" } else { "" };
+    println!(
+        "{{\"runtime\":\"tokio\",\"version\":\"tokio {} ({}, current_thread{unstable})\",\"skipped\":null,\"metrics\":{{{}}}}}",
+        env!("BENCH_TOKIO_VERSION"),
+        env!("BENCH_RUSTC_VERSION"),
+        m.0.join(",")
+    );
+}

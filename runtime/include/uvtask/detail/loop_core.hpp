@@ -35,13 +35,12 @@ inline constinit thread_local TaskState* tls_current_task = nullptr;
 
 class LoopCore {
 public:
-    /// Wraps `loop` (owned or adopted) and becomes this thread's current loop. Throws
-    /// `InvalidStateError` if the thread already has one.
-    LoopCore(uv_loop_t* loop, bool owns_loop);
+    /// Wraps `loop` (owned by the `Loop`, or adopted) and becomes this thread's current loop.
+    /// Throws `InvalidStateError` if `loop` is null or the thread already has one.
+    explicit LoopCore(uv_loop_t* loop);
     LoopCore(const LoopCore&) = delete;
     LoopCore& operator=(const LoopCore&) = delete;
-    /// Destroys tasks still pending (reported), closes the runtime's handles; an owned loop is
-    /// run until they are closed and then `uv_loop_close`d.
+    /// Destroys tasks still pending (reported) and closes the runtime's handles.
     ~LoopCore();
 
     [[nodiscard]] uv_loop_t* native() const noexcept { return loop_; }
@@ -112,7 +111,6 @@ private:
     bool wake_armed_ = false;
     bool draining_ = false;
     bool closed_ = false;
-    bool owns_loop_;
     uv_loop_t* loop_;
     std::uint64_t id_;
     std::uint64_t time_slice_ns_ = 1'000'000;

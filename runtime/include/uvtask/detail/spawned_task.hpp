@@ -27,11 +27,14 @@ public:
 
     /// The result after a successful end; rethrows the failure or the cancellation otherwise.
     /// `InvalidStateError` before the task is done.
-    const T& value_or_throw() requires(!std::is_void_v<T>) {
+    decltype(auto) value_or_throw() {
         throw_unless_value();
-        return *value_;
+        if constexpr (std::is_void_v<T>) {
+            return;
+        } else {
+            return static_cast<const T&>(*value_);
+        }
     }
-    void value_or_throw() requires std::is_void_v<T> { throw_unless_value(); }
 
     /// For a join: a copy of the result (or the value moved out, for a move-only T).
     T join_result() {

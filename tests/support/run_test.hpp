@@ -1,0 +1,120 @@
+// Test support: run one test coroutine on a fresh libuv loop and check the loop closes clean.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <uv.h>
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <uvtask/uvtask.hpp>
+
+namespace uvtask::testing {
+
+struct RunTestOptions {
+    /// The test task is cancelled (message "watchdog") and the test fails after this long.
+    std::chrono::milliseconds watchdog{10'000};
+    /// Reports through the loop's exception handler are expected (returned, not failed on).
+    bool expect_reports = false;
+};
+
+struct TestRun {
+    std::vector<ExceptionContext> reports;  // what the loop's exception handler received
+};
+
+/// Runs `body` as the task "test" on a fresh `uv_loop_t` adopted by a `Loop`, until it ends;
+/// rethrows its failure; cancels and awaits any task it left behind; destroys the Loop and
+/// CHECKs that `uv_loop_close` returns 0 (no leaked handle). Fails on a watchdog expiry, on a
+/// deadlock (the loop runs dry before the task ends) and, unless `expect_reports`, on any report.
+template <class T>
+TestRun run_test(Task<T> body, RunTestOptions options = {}) {
+    TestRun run;
+    uv_loop_t loop;
+    REQUIRE(uv_loop_init(&loop) == 0);
+    bool watchdog_fired = false;
+    bool deadlock = false;
+    std::exception_ptr failure;
+    {
+        Loop adopted(&loop);
+        adopted.set_exception_handler(
+            [&run](const ExceptionContext& context) { run.reports.push_back(context); });
+        TaskHandle<T> handle = spawn(std::move(body), "test");
+        uv_timer_t watchdog;
+        uv_timer_init(&loop, &watchdog);
+        struct WatchdogData {
+            TaskHandle<T>* handle;
+            bool* fired;
+        } data{&handle, &watchdog_fired};
+        watchdog.data = &data;
+        uv_timer_start(
+            &watchdog,
+            [](uv_timer_t* timer) {
+                auto* d = static_cast<WatchdogData*>(timer->data);
+                *d->fired = true;
+                d->handle->cancel("watchdog");
+                uv_stop(timer->loop);
+            },
+            static_cast<std::uint64_t>(options.watchdog.count()), 0);
+        uv_unref(reinterpret_cast<uv_handle_t*>(&watchdog));
+        handle.add_done_callback([&loop](const TaskHandle<T>&) { uv_stop(&loop); });
+        while (!handle.done() && !watchdog_fired) {
+            uv_ref(reinterpret_cast<uv_handle_t*>(&watchdog));
+            const int alive = uv_run(&loop, UV_RUN_DEFAULT);
+            uv_unref(reinterpret_cast<uv_handle_t*>(&watchdog));
+            (void)alive;
+            if (!handle.done() && !watchdog_fired && uv_loop_alive(&loop) == 0) {
+                deadlock = true;
+                break;
+            }
+        }
+        // Whatever the test left running is cancelled and awaited (bounded by a second watchdog).
+        uv_timer_stop(&watchdog);
+        bool cleanup_timed_out = false;
+        data.fired = &cleanup_timed_out;
+        uv_timer_start(
+            &watchdog, [](uv_timer_t* timer) {
+                *static_cast<WatchdogData*>(timer->data)->fired = true;
+                uv_stop(timer->loop);
+            },
+            2000, 0);
+        while (adopted.live_tasks() > 0 && !cleanup_timed_out) {
+            adopted.cancel_all("test cleanup", CancelKind::shutdown);
+            uv_run(&loop, UV_RUN_ONCE);
+        }
+        uv_close(reinterpret_cast<uv_handle_t*>(&watchdog), nullptr);
+        CHECK_MESSAGE(!cleanup_timed_out, "tasks left by the test did not end when cancelled");
+        if (handle.done()) {
+            failure = handle.native_state()->outcome() == detail::Outcome::value
+                          ? nullptr
+                          : handle.native_state()->take_exception();
+        }
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);  // let the Loop's close requests finish
+    CHECK_MESSAGE(uv_loop_close(&loop) == 0, "a libuv handle leaked");
+    CHECK_MESSAGE(!watchdog_fired, "the test task did not finish before its watchdog");
+    CHECK_MESSAGE(!deadlock, "the test task waits on nothing that can complete (deadlock)");
+    if (!options.expect_reports) {
+        for (const auto& report : run.reports) {
+            FAIL_CHECK("unexpected report: " << report.message << " (task '" << report.task_name
+                                             << "')");
+        }
+    }
+    if (failure) {
+        std::rethrow_exception(failure);
+    }
+    return run;
+}
+
+/// Counts live instances, to check that frames and captured objects are destroyed.
+struct Counted {
+    static inline int alive = 0;
+    Counted() noexcept { ++alive; }
+    Counted(const Counted&) noexcept { ++alive; }
+    Counted(Counted&&) noexcept { ++alive; }
+    Counted& operator=(const Counted&) = default;
+    ~Counted() { --alive; }
+};
+
+}  // namespace uvtask::testing
