@@ -1,0 +1,359 @@
+// uvtask's side of the cancellation-latency benchmark: scenarios S1–S5 of bench/PROTOCOL.md,
+// plus the throw+catch floor, printed as one JSON object on stdout.
+#include <uvtask/uvtask.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+using namespace uvtask;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::uint64_t now() noexcept {
+    return static_cast<std::uint64_t>(
+        std::chrono::steady_clock::now().time_since_epoch() / std::chrono::nanoseconds(1));
+}
+
+struct Params {
+    bool quick = false;
+    std::set<std::string> only;
+    [[nodiscard]] bool wants(const std::string& s) const { return only.empty() || only.count(s); }
+    [[nodiscard]] int pick(int full, int q) const { return quick ? q : full; }
+};
+
+// ---- output
+
+std::ostringstream metrics;
+bool first_metric = true;
+
+void begin_metric(const std::string& name) {
+    metrics << (first_metric ? "\n    " : ",\n    ") << '"' << name << "\": ";
+    first_metric = false;
+}
+
+void latency_metric(const std::string& name, std::vector<std::uint64_t> samples) {
+    std::sort(samples.begin(), samples.end());
+    const std::size_t n = samples.size();
+    auto rank = [&](double q) {
+        const auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(n)));
+        return samples[std::min(n - 1, k == 0 ? 0 : k - 1)];
+    };
+    begin_metric(name);
+    metrics << "{\"unit\": \"ns\", \"n\": " << n << ", \"p50\": " << rank(0.50)
+            << ", \"p90\": " << rank(0.90) << ", \"p99\": " << rank(0.99)
+            << ", \"p999\": " << rank(0.999) << ", \"max\": " << samples.back()
+            << ", \"samples\": [";
+    for (std::size_t i = 0; i < n; ++i) {
+        metrics << (i ? "," : "") << samples[i];
+    }
+    metrics << "]}";
+}
+
+void scalar_metric(const std::string& name, const std::string& unit, double value,
+                   const std::vector<double>& runs = {}) {
+    begin_metric(name);
+    metrics << "{\"unit\": \"" << unit << "\", \"value\": " << value;
+    if (!runs.empty()) {
+        metrics << ", \"runs\": [";
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+            metrics << (i ? ", " : "") << runs[i];
+        }
+        metrics << "]";
+    }
+    metrics << "}";
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+std::size_t rss_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::size_t total = 0;
+    std::size_t resident = 0;
+    statm >> total >> resident;
+    return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// ---- floor: one throw + catch of CancelledError
+
+[[gnu::noinline]] void throw_cancelled() { throw CancelledError(); }
+
+void floor_throw_catch(int reps) {
+    std::vector<std::uint64_t> samples;
+    samples.reserve(static_cast<std::size_t>(reps));
+    for (int i = 0; i < reps + 100; ++i) {
+        const std::uint64_t t0 = now();
+        try {
+            throw_cancelled();
+        } catch (const CancelledError&) {
+            const std::uint64_t t1 = now();
+            if (i >= 100) {
+                samples.push_back(t1 - t0);
+            }
+        }
+    }
+    latency_metric("floor_throw_catch", std::move(samples));
+}
+
+// ---- S1: cancel a task sleeping 10 s on the same loop
+
+struct Probe {
+    bool started = false;
+    std::uint64_t t_handler = 0;
+};
+
+Task<std::string> sleeping_worker(Probe* probe) {
+    probe->started = true;
+    try {
+        co_await sleep(10s);
+        co_return "Done";
+    } catch (const CancelledError&) {
+        probe->t_handler = now();
+        co_return "Canceled";
+    }
+}
+
+Task<void> s1(int warmup, int reps) {
+    std::vector<std::uint64_t> to_handler;
+    std::vector<std::uint64_t> to_join;
+    for (int i = 0; i < warmup + reps; ++i) {
+        Probe probe;
+        TaskHandle<std::string> worker = spawn(sleeping_worker(&probe));
+        while (!probe.started) {
+            co_await yield_now();
+        }
+        const std::uint64_t t0 = now();
+        worker.cancel();
+        std::string result = co_await worker;
+        const std::uint64_t t_join = now();
+        if (result != "Canceled") {
+            std::fprintf(stderr, "S1: unexpected result %s\n", result.c_str());
+        }
+        if (i >= warmup) {
+            to_handler.push_back(probe.t_handler - t0);
+            to_join.push_back(t_join - t0);
+        }
+    }
+    latency_metric("S1a", std::move(to_handler));
+    latency_metric("S1b", std::move(to_join));
+}
+
+// ---- S2: yield_now() and checkpoint() cost
+
+Task<void> yield_loop(int count) {
+    for (int i = 0; i < count; ++i) {
+        co_await yield_now();
+    }
+}
+
+Task<void> checkpoint_loop(int count) {
+    for (int i = 0; i < count; ++i) {
+        co_await checkpoint();
+    }
+}
+
+Task<void> s2(int count, int runs) {
+    std::vector<double> yield_runs;
+    std::vector<double> checkpoint_runs;
+    for (int r = 0; r < runs; ++r) {
+        const std::uint64_t t0 = now();
+        co_await yield_loop(count);
+        const std::uint64_t t1 = now();
+        yield_runs.push_back(static_cast<double>(t1 - t0) / count);
+    }
+    for (int r = 0; r < runs; ++r) {
+        const std::uint64_t t0 = now();
+        co_await checkpoint_loop(count * 10);
+        const std::uint64_t t1 = now();
+        checkpoint_runs.push_back(static_cast<double>(t1 - t0) / (count * 10.0));
+    }
+    scalar_metric("S2_yield", "ns/op", median(yield_runs), yield_runs);
+    scalar_metric("S2_checkpoint", "ns/op", median(checkpoint_runs), checkpoint_runs);
+}
+
+// ---- S3: CPU-bound task yielding every ~10 µs, cancelled by a timer
+
+Task<void> cpu_bound_worker(Probe* probe) {
+    probe->started = true;
+    try {
+        for (;;) {
+            const std::uint64_t until = now() + 10'000;
+            while (now() < until) {
+            }
+            co_await yield_now();
+        }
+    } catch (const CancelledError&) {
+        probe->t_handler = now();
+    }
+}
+
+Task<void> s3(int warmup, int reps, std::chrono::milliseconds delay) {
+    std::vector<std::uint64_t> samples;
+    for (int i = 0; i < warmup + reps; ++i) {
+        Probe probe;
+        TaskHandle<void> worker = spawn(cpu_bound_worker(&probe));
+        co_await sleep(delay);
+        const std::uint64_t t0 = now();
+        worker.cancel();
+        co_await worker;
+        if (i >= warmup) {
+            samples.push_back(probe.t_handler - t0);
+        }
+    }
+    latency_metric("S3", std::move(samples));
+}
+
+// ---- S4: many sleeping tasks
+
+Task<void> long_sleeper(std::size_t* started) {
+    ++*started;
+    try {
+        co_await sleep(60s);
+    } catch (const CancelledError&) {
+    }
+}
+
+Task<void> s4(std::size_t count, const std::string& label) {
+    const std::size_t rss0 = rss_bytes();
+    std::size_t started = 0;
+    std::vector<TaskHandle<void>> tasks;
+    tasks.reserve(count);
+    const std::uint64_t t0 = now();
+    for (std::size_t i = 0; i < count; ++i) {
+        tasks.push_back(spawn(long_sleeper(&started)));
+    }
+    while (started < count) {
+        co_await yield_now();
+    }
+    const std::uint64_t t1 = now();
+    const std::size_t rss1 = rss_bytes();
+    const std::uint64_t t2 = now();
+    for (auto& task : tasks) {
+        task.cancel();
+    }
+    for (auto& task : tasks) {
+        co_await task;
+    }
+    const std::uint64_t t3 = now();
+    const auto n = static_cast<double>(count);
+    scalar_metric("S4_" + label + "_spawn", "ns/task", static_cast<double>(t1 - t0) / n);
+    scalar_metric("S4_" + label + "_bytes", "bytes/task",
+                  static_cast<double>(rss1 > rss0 ? rss1 - rss0 : 0) / n);
+    scalar_metric("S4_" + label + "_cancel_join", "ns", static_cast<double>(t3 - t2));
+    scalar_metric("S4_" + label + "_cancels_per_s", "1/s", n / (static_cast<double>(t3 - t2) / 1e9));
+}
+
+// ---- S5: cancel from another OS thread
+
+struct Remote {
+    std::atomic<int> go{0};  // 0 idle, 1 cancel now, 2 exit
+    TaskHandle<std::string> target;
+    std::uint64_t t0 = 0;
+};
+
+void remote_canceller(Remote* remote) {
+    for (;;) {
+        remote->go.wait(0);
+        if (remote->go.load() == 2) {
+            return;
+        }
+        remote->t0 = now();
+        remote->target.cancel();
+        remote->go.store(0);
+    }
+}
+
+Task<void> s5(int warmup, int reps) {
+    Remote remote;
+    std::thread thread(remote_canceller, &remote);
+    std::vector<std::uint64_t> samples;
+    for (int i = 0; i < warmup + reps; ++i) {
+        Probe probe;
+        remote.target = spawn(sleeping_worker(&probe));
+        while (!probe.started) {
+            co_await yield_now();
+        }
+        remote.go.store(1);
+        remote.go.notify_one();
+        std::string result = co_await remote.target;
+        while (remote.go.load() != 0) {
+            std::this_thread::yield();  // the thread has finished with `target`
+        }
+        if (i >= warmup) {
+            samples.push_back(probe.t_handler - remote.t0);
+        }
+        remote.target = {};
+    }
+    remote.go.store(2);
+    remote.go.notify_one();
+    thread.join();
+    latency_metric("S5", std::move(samples));
+}
+
+Task<void> all(Params p) {
+    if (p.wants("S1")) {
+        co_await s1(p.pick(500, 100), p.pick(10'000, 1'000));
+    }
+    if (p.wants("S2")) {
+        co_await s2(p.pick(1'000'000, 100'000), p.pick(5, 3));
+    }
+    if (p.wants("S3")) {
+        co_await s3(p.pick(10, 3), p.pick(200, 30), p.quick ? 10ms : 50ms);
+    }
+    if (p.wants("S4")) {
+        co_await s4(100'000, "100k");
+        if (!p.quick) {
+            co_await s4(1'000'000, "1m");
+        }
+    }
+    if (p.wants("S5")) {
+        co_await s5(p.pick(100, 20), p.pick(2'000, 200));
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Params params;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--quick") {
+            params.quick = true;
+        } else if (arg == "--only" && i + 1 < argc) {
+            std::stringstream list(argv[++i]);
+            for (std::string item; std::getline(list, item, ',');) {
+                params.only.insert(item);
+            }
+        } else {
+            std::fprintf(stderr, "usage: %s [--quick] [--only S1,S2,...]\n", argv[0]);
+            return 2;
+        }
+    }
+    floor_throw_catch(10'000);
+    run(all(params));
+    std::printf("{\n  \"runtime\": \"uvtask\",\n  \"version\": \"uvtask 0.1.0 (libuv %s, %s)\",\n"
+                "  \"skipped\": null,\n  \"metrics\": {%s\n  }\n}\n",
+                uv_version_string(),
+#if defined(__clang__)
+                "clang " __clang_version__,
+#else
+                "g++ " __VERSION__,
+#endif
+                metrics.str().c_str());
+    return 0;
+}
