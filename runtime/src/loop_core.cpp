@@ -1,4 +1,4 @@
-// The scheduler: ready queue drained from libuv idle/check handles, one uv_timer_t over a heap
+// The scheduler: ready queue drained from libuv idle/check handles, one uv_timer_t over a queue
 // of deadlines, a uv_async_t for cancels from other threads.
 #include "uvtask/detail/loop_core.hpp"
 
@@ -9,7 +9,7 @@
 #include <mutex>
 #include <vector>
 
-#include "timer_heap.hpp"
+#include "timer_queue.hpp"
 #include "uvtask/errors.hpp"
 
 namespace uvtask::detail {
@@ -68,7 +68,7 @@ struct LoopHandles {
 
 LoopCore::LoopCore(uv_loop_t* loop)
     : loop_(loop), id_(next_loop_id.fetch_add(1)), handles_(nullptr),
-      timers_(std::make_unique<TimerHeap>()) {
+      timers_(std::make_unique<TimerQueue>()) {
     if (loop == nullptr) {
         throw InvalidStateError("Loop(uv_loop_t*): the loop is null");
     }
@@ -279,29 +279,24 @@ void LoopCore::rearm_timer() noexcept {
     if (handles_ == nullptr) {
         return;
     }
-    TimerNode* next = timers_->top();
-    if (next == nullptr) {
+    if (timers_->empty()) {
         uv_timer_stop(&handles_->timer);
         return;
     }
-    // libuv timers count whole milliseconds of uv_now(), which never runs ahead of the
-    // monotonic clock: waiting until uv_now() >= ceil(deadline in ms) never fires early.
-    const std::uint64_t deadline_ms = (next->deadline_ns + 999'999) / 1'000'000;
+    // uv_now() counts whole milliseconds and never runs ahead of the monotonic clock, so
+    // waiting until uv_now() >= the bucket's millisecond never fires before a deadline.
+    const std::uint64_t due_ms = timers_->earliest_ms();
     const std::uint64_t now_ms = uv_now(loop_);
-    std::uint64_t timeout = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
-    if (timeout == 0 && next->deadline_ns > now_ns()) {
-        timeout = 1;  // uv_now() is behind: don't spin
+    std::uint64_t timeout = due_ms > now_ms ? due_ms - now_ms : 0;
+    if (timeout == 0 && due_ms * 1'000'000 > now_ns()) {
+        timeout = 1;  // uv_now() is behind the clock: don't spin
     }
     uv_timer_start(&handles_->timer, &LoopHandles::on_timer, timeout, 0);
 }
 
 void LoopCore::fire_timers() noexcept {
-    const std::uint64_t now = now_ns();
-    while (TimerNode* node = timers_->top()) {
-        if (node->deadline_ns > now) {
-            break;
-        }
-        timers_->erase(node);
+    const std::uint64_t now_ms = now_ns() / 1'000'000;
+    while (TimerNode* node = timers_->pop_due(now_ms)) {
         node->on_fire(node);
     }
     rearm_timer();

@@ -1,4 +1,4 @@
-// sleep()/sleep_until(): a TimerNode in the awaiter, in the loop's timer heap.
+// sleep()/sleep_until(): a TimerNode in the awaiter, in the loop's timer queue.
 #include "uvtask/sleep.hpp"
 
 #include <cstdint>
@@ -21,7 +21,7 @@ bool SleepAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     try {
         task_->loop()->add_timer(this);
     } catch (...) {
-        // Out of memory for the heap: behave as a zero sleep rather than lose the task.
+        // Out of memory for the timer queue: behave as a zero sleep rather than lose the task.
         park(resume_at, &on_cancel_hook);
         wake(Status::completed);
         return true;
