@@ -1,0 +1,356 @@
+#!/usr/bin/python3
+"""Summarises the benchmark JSON files of bench/PROTOCOL.md: one table, the ratio table, plots.
+
+    /usr/bin/python3 bench/report.py [FILE.json ...] [--out DIR]
+
+FILES default to bench/out/uvtask.json and bench/out/peer-*.json. Prints (stdout):
+  - header lines: date, machine (CPU model, cores, kernel, memory), each runtime's version;
+  - table 1: one row per runtime; latencies in µs (p50 / p99), S2 costs in ns per op,
+    S4 spawn in ns/task, bytes/task and cancels/s for 100k and 1m tasks;
+  - table 2 (only if uvtask's file is among the inputs): uvtask's ratio to each peer, per column:
+    peer / uvtask for costs and latencies, uvtask / peer for cancels/s, so > 1 means uvtask is
+    better on that column.
+Writes into DIR (default bench/out): results.json (machine, versions, every metric with every
+percentile, without the raw samples), table.md (the same tables in Markdown) and latency.png
+(ECDF of the S1a, S1b, S3 and S5 latency samples per runtime, log-x).
+"""
+import argparse
+import datetime
+import glob
+import json
+import math
+import os
+import platform
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ORDER = ["uvtask", "asyncio", "uvloop", "trio", "node", "asio-exc", "asio-ec", "tokio"]
+
+# (group, sub-label, metric, field, kind); kind: lat (ns shown as µs, lower is better),
+# ns (lower is better), bytes (lower is better), rate (higher is better)
+COLUMNS = [
+    ("S1a µs", "p50", "S1a", "p50", "lat"),
+    ("S1a µs", "p99", "S1a", "p99", "lat"),
+    ("S1b µs", "p50", "S1b", "p50", "lat"),
+    ("S1b µs", "p99", "S1b", "p99", "lat"),
+    ("S2 ns/op", "yield", "S2_yield", "value", "ns"),
+    ("S2 ns/op", "ckpt", "S2_checkpoint", "value", "ns"),
+    ("S3 µs", "p50", "S3", "p50", "lat"),
+    ("S3 µs", "p99", "S3", "p99", "lat"),
+    ("S4 100k", "ns/task", "S4_100k_spawn", "value", "ns"),
+    ("S4 100k", "B/task", "S4_100k_bytes", "value", "bytes"),
+    ("S4 100k", "cancel/s", "S4_100k_cancels_per_s", "value", "rate"),
+    ("S4 1m", "ns/task", "S4_1m_spawn", "value", "ns"),
+    ("S4 1m", "B/task", "S4_1m_bytes", "value", "bytes"),
+    ("S4 1m", "cancel/s", "S4_1m_cancels_per_s", "value", "rate"),
+    ("S5 µs", "p50", "S5", "p50", "lat"),
+    ("S5 µs", "p99", "S5", "p99", "lat"),
+]
+PLOTTED = [("S1a", "S1a: cancel → task's handler"), ("S1b", "S1b: cancel → canceller's join"),
+           ("S3", "S3: CPU-bound task, timer cancel → handler"), ("S5", "S5: cancel from another thread → handler")]
+
+
+# ---------------------------------------------------------------------------------------------
+def machine_info():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": f"{platform.system()} {platform.release()}",
+            "memory_gib": mem_gib, "hostname": platform.node()}
+
+
+def load(files):
+    runs = {}
+    for path in files:
+        try:
+            with open(path) as f:
+                text = f.read()
+            obj = None
+            for line in [text] + list(reversed(text.strip().splitlines())):
+                try:
+                    obj = json.loads(line)
+                    break
+                except ValueError:
+                    continue
+            if not isinstance(obj, dict) or "runtime" not in obj:
+                raise ValueError("not a benchmark JSON object")
+        except (OSError, ValueError) as e:
+            print(f"report.py: ignoring {path}: {e}", file=sys.stderr)
+            continue
+        obj.setdefault("metrics", {})
+        obj["_file"] = path
+        runs[obj["runtime"]] = obj
+    return sorted(runs.values(), key=lambda r: (ORDER.index(r["runtime"]) if r["runtime"] in ORDER
+                                                else len(ORDER), r["runtime"]))
+
+
+def value(run, metric, field):
+    m = run.get("metrics", {}).get(metric)
+    if not isinstance(m, dict):
+        return None
+    v = m.get(field)
+    return v if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+# ---------------------------------------------------------------------------------------------
+def fmt(v, kind):
+    if v is None:
+        return "–"
+    if kind == "lat":
+        us = v / 1000.0
+        if us < 10:
+            return f"{us:.2f}"
+        if us < 100:
+            return f"{us:.1f}"
+        return f"{us:.0f}"
+    if kind == "ns":
+        return f"{v:.1f}" if v < 10 else f"{v:.0f}"
+    if kind == "bytes":
+        return f"{v:.0f}"
+    if kind == "rate":
+        if v >= 1e6:
+            return f"{v / 1e6:.2f}M"
+        if v >= 1e3:
+            return f"{v / 1e3:.0f}k"
+        return f"{v:.0f}"
+    return str(v)
+
+
+def ratio(uv, peer, kind):
+    if uv is None or peer is None or uv <= 0 or peer <= 0:
+        return None
+    return uv / peer if kind == "rate" else peer / uv
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "–"
+    if r >= 100:
+        return f"{r:.0f}×"
+    if r >= 10:
+        return f"{r:.1f}×"
+    return f"{r:.2f}×"
+
+
+def text_table(head1, head2, rows):
+    """Two header rows (group, sub-label), first column left-aligned, others right-aligned."""
+    ncol = len(head2)
+    full = [r for r in rows if len(r) == ncol]
+    widths = [max([len(head2[i])] + [len(r[i]) for r in full]) for i in range(ncol)]
+    widths[0] = max([widths[0]] + [len(r[0]) for r in rows])
+    # widen columns so that each group label fits over its span
+    i = 0
+    while i < ncol:
+        j = i
+        while j + 1 < ncol and head1[j + 1] == head1[i]:
+            j += 1
+        span = sum(widths[i:j + 1]) + 2 * (j - i)
+        if len(head1[i]) > span:
+            widths[j] += len(head1[i]) - span
+        i = j + 1
+    lines = []
+    g = []
+    i = 0
+    while i < ncol:
+        j = i
+        while j + 1 < ncol and head1[j + 1] == head1[i]:
+            j += 1
+        span = sum(widths[i:j + 1]) + 2 * (j - i)
+        g.append(head1[i].center(span) if i else head1[i].ljust(span))
+        i = j + 1
+    lines.append("  ".join(g).rstrip())
+    lines.append("  ".join(h.ljust(widths[k]) if k == 0 else h.rjust(widths[k])
+                           for k, h in enumerate(head2)))
+    lines.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        if len(r) == 2:  # a skipped runtime: name + message across the row
+            lines.append(r[0].ljust(widths[0]) + "  " + r[1])
+            continue
+        lines.append("  ".join(c.ljust(widths[k]) if k == 0 else c.rjust(widths[k])
+                               for k, c in enumerate(r)))
+    return "\n".join(lines)
+
+
+def md_table(head, rows):
+    out = ["| " + " | ".join(head) + " |",
+           "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for r in rows:
+        if len(r) == 2:
+            r = [r[0], r[1]] + [""] * (len(head) - 2)
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+def plot(runs, path, title):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        print(f"report.py: matplotlib unavailable ({e}); {path} not written", file=sys.stderr)
+        return False
+    colors = {"uvtask": "#000000", "asyncio": "#1f77b4", "uvloop": "#17becf", "trio": "#9467bd",
+              "node": "#2ca02c", "asio-exc": "#d62728", "asio-ec": "#ff7f0e", "tokio": "#8c564b"}
+    fig, axes = plt.subplots(2, 2, figsize=(14, 9))
+    handles = {}
+    for ax, (metric, label) in zip(axes.flat, PLOTTED):
+        drawn = 0
+        for r in runs:
+            m = r.get("metrics", {}).get(metric)
+            if r.get("skipped") or not isinstance(m, dict) or not m.get("samples"):
+                continue
+            s = sorted(max(float(x), 1.0) / 1000.0 for x in m["samples"])
+            n = len(s)
+            y = [(i + 1) / n for i in range(n)]
+            rt = r["runtime"]
+            (line,) = ax.step(s, y, where="post", color=colors.get(rt), linewidth=2.4 if rt == "uvtask" else 1.4,
+                              label=rt)
+            handles[rt] = line
+            drawn += 1
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.0)
+        ax.set_title(label, fontsize=11)
+        ax.set_xlabel("latency (µs, log scale)")
+        ax.set_ylabel("fraction of samples ≤ x")
+        for q in (0.5, 0.99):
+            ax.axhline(q, color="#999999", linestyle=":", linewidth=0.8)
+            ax.text(1.0, q, f" p{int(q * 100)}", transform=ax.get_yaxis_transform(), va="center",
+                    fontsize=8, color="#666666")
+        ax.grid(True, which="major", axis="x", alpha=0.3)
+        if not drawn:
+            ax.text(0.5, 0.5, "no samples", transform=ax.transAxes, ha="center")
+    order = [rt for rt in ORDER if rt in handles] + sorted(rt for rt in handles if rt not in ORDER)
+    fig.legend([handles[rt] for rt in order], order, loc="lower center", ncol=len(order), frameon=False,
+               fontsize=10)
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="*", help="benchmark JSON files")
+    ap.add_argument("--out", default=os.path.join(HERE, "out"), help="output directory")
+    args = ap.parse_args()
+    files = args.files
+    if not files:
+        files = [p for p in [os.path.join(HERE, "out", "uvtask.json")] if os.path.exists(p)]
+        files += sorted(glob.glob(os.path.join(HERE, "out", "peer-*.json")))
+    runs = load(files)
+    if not runs:
+        print("report.py: no benchmark JSON files", file=sys.stderr)
+        return 1
+    os.makedirs(args.out, exist_ok=True)
+
+    date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    mach = machine_info()
+    mach_line = (f"{mach['cpu']}, {mach['cores']} cores, {mach['kernel']}"
+                 + (f", {mach['memory_gib']} GiB" if mach["memory_gib"] else ""))
+    header = [f"date:    {date}", f"machine: {mach_line}", "versions:"]
+    for r in runs:
+        v = r.get("version") or "?"
+        wall = f" [run {r['wall_s']:.0f} s]" if isinstance(r.get("wall_s"), (int, float)) and r["wall_s"] else ""
+        header.append(f"  {r['runtime']:<9} {v}{wall}" + (f"  SKIPPED: {r['skipped']}" if r.get("skipped") else ""))
+
+    head1 = [""] + [c[0] for c in COLUMNS]
+    head2 = ["runtime"] + [c[1] for c in COLUMNS]
+    rows = []
+    for r in runs:
+        if r.get("skipped"):
+            rows.append([r["runtime"], f"skipped: {r['skipped']}"])
+        else:
+            rows.append([r["runtime"]] + [fmt(value(r, c[2], c[3]), c[4]) for c in COLUMNS])
+
+    uv = next((r for r in runs if r["runtime"] == "uvtask" and not r.get("skipped")), None)
+    peers = [r for r in runs if r["runtime"] != "uvtask"]
+    rrows = []
+    if uv is not None:
+        for r in peers:
+            if r.get("skipped"):
+                rrows.append([r["runtime"], f"skipped: {r['skipped']}"])
+                continue
+            rrows.append([r["runtime"]] + [fmt_ratio(ratio(value(uv, c[2], c[3]), value(r, c[2], c[3]), c[4]))
+                                           for c in COLUMNS])
+
+    notes = []
+    if uv is not None and "floor_throw_catch" in uv.get("metrics", {}):
+        f = uv["metrics"]["floor_throw_catch"]
+        notes.append(f"floor (uvtask): one C++ throw+catch of CancelledError: p50 {fmt(f.get('p50'), 'lat')} µs, "
+                     f"p99 {fmt(f.get('p99'), 'lat')} µs")
+    notes.append("S1a cancel→task's handler, S1b cancel→canceller's join, S2 yield/checkpoint cost, "
+                 "S3 CPU-bound task cancelled by a timer, S4 N sleeping tasks, S5 cancel from another thread "
+                 "(bench/PROTOCOL.md). – = no equivalent / not run.")
+
+    out = []
+    out += header
+    out.append("")
+    out.append(text_table(head1, head2, rows))
+    if rrows:
+        out.append("")
+        out.append("uvtask's advantage (peer/uvtask for latencies and costs, uvtask/peer for cancels/s; > 1 = uvtask better):")
+        out.append(text_table(head1, ["vs peer"] + head2[1:], rrows))
+    out.append("")
+    out += notes
+    print("\n".join(out))
+
+    # Markdown
+    md_head = ["runtime"] + [f"{c[0]} {c[1]}" for c in COLUMNS]
+    md = [f"Measured {date} on {mach_line}.", ""]
+    md.append("| runtime | version |")
+    md.append("|---|---|")
+    for r in runs:
+        md.append(f"| {r['runtime']} | {(r.get('version') or '?')}{' (skipped: ' + r['skipped'] + ')' if r.get('skipped') else ''} |")
+    md += ["", md_table(md_head, rows)]
+    if rrows:
+        md += ["", "uvtask's advantage (peer / uvtask for latencies and costs, uvtask / peer for cancels/s; "
+                   "> 1 means uvtask is better):", "", md_table(["vs peer"] + md_head[1:], rrows)]
+    md += [""] + [f"{n}  " for n in notes]
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write("\n".join(md).rstrip() + "\n")
+
+    # results.json
+    results = {"date": date, "machine": mach, "versions": {r["runtime"]: r.get("version") for r in runs},
+               "skipped": {r["runtime"]: r["skipped"] for r in runs if r.get("skipped")},
+               "wall_s": {r["runtime"]: r["wall_s"] for r in runs if "wall_s" in r},
+               "metrics": {}}
+    for r in runs:
+        results["metrics"][r["runtime"]] = {
+            name: {k: v for k, v in m.items() if k != "samples"} if isinstance(m, dict) else m
+            for name, m in r.get("metrics", {}).items()}
+    if uv is not None:
+        results["ratios_vs_uvtask"] = {
+            r["runtime"]: {f"{c[2]}.{c[3]}": ratio(value(uv, c[2], c[3]), value(r, c[2], c[3]), c[4])
+                           for c in COLUMNS}
+            for r in peers if not r.get("skipped")}
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+
+    title = f"Cancellation latency (ECDF) — {date} — {mach_line}"
+    plot(runs, os.path.join(args.out, "latency.png"), title)
+    print(f"\nwrote {os.path.relpath(os.path.join(args.out, 'results.json'))}, "
+          f"{os.path.relpath(os.path.join(args.out, 'table.md'))}, "
+          f"{os.path.relpath(os.path.join(args.out, 'latency.png'))}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
