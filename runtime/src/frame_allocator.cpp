@@ -1,4 +1,4 @@
-// Per-thread cache of coroutine-frame blocks, by 64-byte size class.
+// Per-thread cache of coroutine-frame blocks, by 16-byte size class.
 #include "uvtask/detail/frame_allocator.hpp"
 
 #include <array>
@@ -18,8 +18,8 @@
 namespace uvtask::detail {
 namespace {
 
-constexpr std::size_t class_width = 64;
-constexpr std::size_t class_count = 32;       // blocks up to 2 KiB are cached
+constexpr std::size_t class_width = 16;
+constexpr std::size_t class_count = 128;      // blocks up to 2 KiB are cached
 constexpr std::size_t cached_per_class = 1024;  // bound what an idle thread keeps
 
 struct FreeBlock {

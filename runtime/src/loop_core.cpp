@@ -147,6 +147,8 @@ void LoopCore::drain() noexcept {
             ready_tail_ = nullptr;
         }
         tls_current_task = task;
+        slice_countdown_ = 1;  // a new time slice for checkpoint()
+        slice_started_ns_ = 0;
         task->run_step();  // `task` may be gone after this
         if (--countdown == 0) {
             // The clock is read every `batch_stride_` resumes, the stride adapting so that a
@@ -192,8 +194,26 @@ void LoopCore::unlink_live(TaskState* task) noexcept {
     --live_count_;
 }
 
-std::string LoopCore::next_task_name() {
-    return "Task-" + std::to_string(++task_counter_);
+bool LoopCore::slice_check_clock() noexcept {
+    const std::uint64_t now = now_ns();
+    if (slice_started_ns_ == 0) {
+        slice_started_ns_ = now;
+        slice_last_ns_ = now;
+        slice_countdown_ = slice_stride_;
+        return time_slice_ns_ == 0;
+    }
+    if (now - slice_started_ns_ >= time_slice_ns_) {
+        slice_countdown_ = 1;
+        return true;
+    }
+    // Aim at about eight clock reads per slice, whatever the rate of checkpoints.
+    const std::uint64_t per_call =
+        std::max<std::uint64_t>(1, (now - slice_last_ns_) / slice_stride_);
+    const std::uint64_t wanted = std::max<std::uint64_t>(1, time_slice_ns_ / 8 / per_call);
+    slice_stride_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(wanted, 1u << 16));
+    slice_last_ns_ = now;
+    slice_countdown_ = slice_stride_;
+    return false;
 }
 
 std::size_t LoopCore::cancel_all(const std::string& message, CancelKind kind, bool once) {

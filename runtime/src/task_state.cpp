@@ -14,8 +14,29 @@ namespace {
 using Guard = std::lock_guard<SpinLock>;
 }  // namespace
 
-TaskState::TaskState(LoopCore& loop, std::string name) noexcept
-    : loop_(&loop), loop_id_(loop.id()), name_(std::move(name)) {}
+TaskState::TaskState(LoopCore& loop, std::uint64_t number, std::string name)
+    : loop_(&loop), loop_id_(loop.id()), number_(number) {
+    if (!name.empty()) {
+        extras().name = std::move(name);
+    }
+}
+
+TaskState::Extras& TaskState::extras() {
+    if (!extras_) {
+        extras_ = std::make_unique<Extras>();
+    }
+    return *extras_;
+}
+
+std::string TaskState::name() const {
+    {
+        Guard guard(lock_);
+        if (extras_ && !extras_->name.empty()) {
+            return extras_->name;
+        }
+    }
+    return "Task-" + std::to_string(number_);
+}
 
 TaskState::~TaskState() = default;
 
@@ -30,11 +51,13 @@ bool TaskState::request_cancel(std::string message, CancelKind kind) {
         if (done_.load(std::memory_order_relaxed)) {
             return false;
         }
-        message_ = std::move(message);
+        if (extras_ || !message.empty()) {  // an empty message needs no allocation
+            extras().message = std::move(message);
+        }
         kind_ = kind;
         cancelling_.fetch_add(1, std::memory_order_acq_rel);
         cancel_requested_.store(true, std::memory_order_release);
-        stop = stop_source_ptr_.load(std::memory_order_acquire);
+        stop = extras_ ? extras_->stop_source.get() : nullptr;
         if (!on_loop_thread) {
             // Under our lock: the loop's teardown marks us done under the same lock first, so
             // the loop is alive while we post.
@@ -59,7 +82,7 @@ void TaskState::deliver_cancel_if_suspended() noexcept {
 CancelledError TaskState::take_cancel() {
     Guard guard(lock_);
     cancel_requested_.store(false, std::memory_order_release);
-    return CancelledError(message_, kind_);
+    return CancelledError(extras_ ? extras_->message : std::string(), kind_);
 }
 
 void TaskState::forward_cancel_to(TaskState& target) {
@@ -67,7 +90,7 @@ void TaskState::forward_cancel_to(TaskState& target) {
     CancelKind kind;
     {
         Guard guard(lock_);
-        message = message_;
+        message = extras_ ? extras_->message : std::string();
         kind = kind_;
     }
     target.request_cancel(std::move(message), kind);
@@ -87,21 +110,20 @@ int TaskState::uncancel() noexcept {
 }
 
 std::stop_token TaskState::stop_token() {
-    std::stop_source* source = stop_source_ptr_.load(std::memory_order_acquire);
-    if (source == nullptr) {
-        auto fresh = std::make_unique<std::stop_source>();
-        bool already_cancelled = false;
-        {
-            Guard guard(lock_);
-            stop_source_ = std::move(fresh);
-            source = stop_source_.get();
-            stop_source_ptr_.store(source, std::memory_order_release);
+    std::stop_source* source = nullptr;
+    bool already_cancelled = false;
+    {
+        Guard guard(lock_);
+        Extras& more = extras();
+        if (!more.stop_source) {
+            more.stop_source = std::make_unique<std::stop_source>();
             already_cancelled = cancelling_.load(std::memory_order_relaxed) > 0 ||
                                 cancel_requested_.load(std::memory_order_relaxed);
         }
-        if (already_cancelled) {
-            source->request_stop();
-        }
+        source = more.stop_source.get();
+    }
+    if (already_cancelled) {
+        source->request_stop();  // outside the lock: stop callbacks may call cancel()
     }
     return source->get_token();
 }
@@ -142,52 +164,30 @@ void TaskState::add_done_callback(std::function<void()> callback) {
         try {
             callback();
         } catch (...) {
-            report({"exception in a done callback", name_, std::current_exception()});
+            report({"exception in a done callback", name(), std::current_exception()});
         }
         return;
     }
-    if (!done_callbacks_) {
-        done_callbacks_ = std::make_unique<std::vector<std::function<void()>>>();
-    }
-    done_callbacks_->push_back(std::move(callback));
+    Guard guard(lock_);
+    extras().done_callbacks.push_back(std::move(callback));
 }
 
 void TaskState::run_done_callbacks() noexcept {
-    if (!done_callbacks_) {
-        return;
+    std::vector<std::function<void()>> callbacks;
+    {
+        Guard guard(lock_);
+        if (!extras_) {
+            return;
+        }
+        callbacks.swap(extras_->done_callbacks);
     }
-    auto callbacks = std::move(done_callbacks_);
-    for (auto& callback : *callbacks) {
+    for (auto& callback : callbacks) {
         try {
             callback();
         } catch (...) {
-            report({"exception in a done callback", name_, std::current_exception()});
+            report({"exception in a done callback", name(), std::current_exception()});
         }
     }
-}
-
-// ---- checkpoint() time slice
-
-bool TaskState::slice_check_clock() noexcept {
-    const std::uint64_t now = now_ns();
-    const std::uint64_t slice = loop_->time_slice_ns();
-    if (slice_started_ns_ == 0) {
-        slice_started_ns_ = now;
-        slice_last_ns_ = now;
-        slice_countdown_ = slice_stride_;
-        return slice == 0;
-    }
-    if (now - slice_started_ns_ >= slice) {
-        slice_countdown_ = 1;
-        return true;
-    }
-    // Aim at about eight clock reads per slice, whatever the rate of checkpoints.
-    const std::uint64_t per_call = std::max<std::uint64_t>(1, (now - slice_last_ns_) / slice_stride_);
-    const std::uint64_t wanted = std::max<std::uint64_t>(1, slice / 8 / per_call);
-    slice_stride_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(wanted, 1u << 16));
-    slice_last_ns_ = now;
-    slice_countdown_ = slice_stride_;
-    return false;
 }
 
 // ---- lifecycle
@@ -198,10 +198,7 @@ bool TaskState::start_or_skip() noexcept {
         return false;
     }
     // Cancelled before its body first ran: end cancelled without running it (asyncio).
-    {
-        Guard guard(lock_);
-        exception_ = std::make_exception_ptr(CancelledError(message_, kind_));
-    }
+    exception_ = std::make_exception_ptr(take_cancel());
     outcome_ = Outcome::cancelled;
     std::exchange(frame_, {}).destroy();
     finish();
@@ -245,7 +242,13 @@ void TaskState::destroy_pending() noexcept {
     while (JoinWaiter* waiter = waiters_head_) {
         remove_waiter(waiter);  // its task is being destroyed too: nobody to wake
     }
-    done_callbacks_.reset();
+    std::vector<std::function<void()>> dropped;  // destroyed outside the lock
+    {
+        Guard guard(lock_);
+        if (extras_) {
+            dropped.swap(extras_->done_callbacks);
+        }
+    }
     if (frame_) {
         std::exchange(frame_, {}).destroy();
     }
@@ -263,7 +266,7 @@ void TaskState::report(const ExceptionContext& context) const noexcept {
 
 void TaskState::last_reference_gone() noexcept {
     if (outcome_ == Outcome::failed && !retrieved_) {
-        report({"Task exception was never retrieved", name_, exception_});
+        report({"Task exception was never retrieved", name(), exception_});
     }
     destroy_self();
 }

@@ -26,6 +26,6 @@ int cancelling() { return current("cancelling").cancelling(); }
 
 int uncancel() { return current("uncancel").uncancel(); }
 
-const std::string& name() { return current("name").name(); }
+std::string name() { return current("name").name(); }
 
 }  // namespace uvtask::this_task

@@ -25,9 +25,6 @@ namespace detail {
 template <class T>
 TaskHandle<T> spawn(Task<T> task, std::string name = {}) {
     detail::LoopCore& loop = detail::loop_for_spawn(task.valid());
-    if (name.empty()) {
-        name = loop.next_task_name();
-    }
     auto* state = detail::SpawnedTask<T>::create(loop, std::move(name));
     auto frame = task.release();
     frame.promise().root_of = state;

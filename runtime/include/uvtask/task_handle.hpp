@@ -143,7 +143,7 @@ public:
         return s.outcome() == detail::Outcome::failed ? s.take_exception() : nullptr;
     }
     /// The task's name (given to `spawn`, or "Task-N").
-    [[nodiscard]] const std::string& name() const { return state().name(); }
+    [[nodiscard]] std::string name() const { return state().name(); }
     /// Calls `callback(handle)` on the loop's thread when the task is done — at once if it is
     /// done already. An exception from the callback goes to the loop's exception handler.
     template <class Callback>

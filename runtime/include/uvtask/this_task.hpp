@@ -25,6 +25,6 @@ namespace uvtask::this_task {
 int uncancel();
 
 /// The current task's name. Throws `InvalidStateError` outside a task.
-[[nodiscard]] const std::string& name();
+[[nodiscard]] std::string name();
 
 }  // namespace uvtask::this_task

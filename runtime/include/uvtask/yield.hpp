@@ -46,7 +46,7 @@ public:
         return false;
 #else
         TaskState* task = current_task();
-        return task != nullptr && !task->cancel_deliverable() && !task->slice_expired();
+        return task != nullptr && !task->cancel_deliverable() && !task->loop()->slice_expired();
 #endif
     }
     void await_resume() const {

@@ -19,7 +19,7 @@ namespace uvtask::detail {
 
 class LoopCore;
 struct LoopHandles;
-class TimerHeap;
+class TimerQueue;
 struct TimerNode;
 
 /// The loop running on this thread, if any.
@@ -69,7 +69,7 @@ public:
     void adopt_new_task(TaskState* task) noexcept;  // joins the live list and the ready queue
     void unlink_live(TaskState* task) noexcept;
     [[nodiscard]] std::size_t live_tasks() const noexcept { return live_count_; }
-    [[nodiscard]] std::string next_task_name();
+    [[nodiscard]] std::uint64_t next_task_number() noexcept { return ++task_counter_; }
     /// Cancels every live task with `message`/`kind`; returns how many were asked. With `once`,
     /// tasks already asked by an earlier `cancel_all` are skipped.
     std::size_t cancel_all(const std::string& message, CancelKind kind, bool once = false);
@@ -77,11 +77,22 @@ public:
     /// Called by `cancel()` off the loop thread: hand the task to the loop through a uv_async_t.
     void post_remote_cancel(TaskState* task) noexcept;
 
-    // ---- timers (one uv_timer_t drives a heap of deadlines)
-    void add_timer(TimerNode* node);  // std::bad_alloc
+    // ---- timers (one uv_timer_t drives a queue of deadlines)
+    /// Arms `node` (its `deadline_ns` and `on_fire` set): `on_fire` runs from the loop's timer
+    /// callback on the first loop iteration at or after the deadline. Throws `std::bad_alloc`.
+    void add_timer(TimerNode* node);
+    /// Disarms `node` if armed. O(1).
     void remove_timer(TimerNode* node) noexcept;
 
     // ---- time slice for checkpoint()
+    /// True when the running task has run longer than the time slice since it was resumed.
+    /// Reads the clock only every `slice_stride_` calls, the stride adapting to the call rate.
+    [[nodiscard]] bool slice_expired() noexcept {
+        if (--slice_countdown_ != 0) {
+            return false;
+        }
+        return slice_check_clock();
+    }
     [[nodiscard]] std::uint64_t time_slice_ns() const noexcept { return time_slice_ns_; }
     void set_time_slice_ns(std::uint64_t ns) noexcept { time_slice_ns_ = ns; }
 
@@ -103,6 +114,7 @@ private:
     void arm_wake() noexcept;
     void drain_remote_cancels() noexcept;
     void rearm_timer() noexcept;
+    bool slice_check_clock() noexcept;
     void fire_timers() noexcept;
     friend struct LoopHandles;
 
@@ -115,23 +127,28 @@ private:
     std::uint64_t id_;
     std::uint64_t time_slice_ns_ = 1'000'000;
     std::uint32_t batch_stride_ = 1;
+    std::uint32_t slice_countdown_ = 1;  // checkpoint(): calls left before the next clock read
+    std::uint32_t slice_stride_ = 1;
+    std::uint64_t slice_started_ns_ = 0;  // 0: the running task has not read the clock yet
+    std::uint64_t slice_last_ns_ = 0;
     std::uint64_t task_counter_ = 0;
     TaskState* live_head_ = nullptr;
     std::size_t live_count_ = 0;
     Loop* owner_ = nullptr;
     LoopHandles* handles_;  // freed by the last close callback (it may outlive this object)
-    std::unique_ptr<TimerHeap> timers_;
+    std::unique_ptr<TimerQueue> timers_;
     ExceptionHandler handler_;
 };
 
-/// A deadline in the loop's timer heap, living in the sleeping task's awaiter.
+/// A deadline in the loop's timers, living in the sleeping task's awaiter (no allocation).
 struct TimerNode {
     using FireHook = void (*)(TimerNode*) noexcept;
-    std::uint64_t deadline_ns = 0;
-    std::uint64_t sequence = 0;        // FIFO among equal deadlines
-    std::size_t heap_index = SIZE_MAX;  // SIZE_MAX: not in the heap
-    FireHook on_fire = nullptr;
-    [[nodiscard]] bool armed() const noexcept { return heap_index != SIZE_MAX; }
+    std::uint64_t deadline_ns = 0;  // monotonic clock (now_ns())
+    FireHook on_fire = nullptr;     // called from the loop's timer callback when due
+    TimerNode* prev = nullptr;
+    TimerNode* next = nullptr;
+    void* bucket = nullptr;  // the runtime's; null when not armed
+    [[nodiscard]] bool armed() const noexcept { return bucket != nullptr; }
 };
 
 }  // namespace uvtask::detail

@@ -22,7 +22,12 @@ public:
     /// Allocates a state with one reference (the loop's).
     static SpawnedTask* create(LoopCore& loop, std::string name) {
         void* memory = allocate_frame(sizeof(SpawnedTask));
-        return ::new (memory) SpawnedTask(loop, std::move(name));
+        try {
+            return ::new (memory) SpawnedTask(loop, loop.next_task_number(), std::move(name));
+        } catch (...) {
+            deallocate_frame(memory, sizeof(SpawnedTask));
+            throw;
+        }
     }
 
     /// The result after a successful end; rethrows the failure or the cancellation otherwise.
@@ -66,7 +71,8 @@ public:
 private:
     using Storage = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
 
-    SpawnedTask(LoopCore& loop, std::string name) noexcept : TaskState(loop, std::move(name)) {}
+    SpawnedTask(LoopCore& loop, std::uint64_t number, std::string name)
+        : TaskState(loop, number, std::move(name)) {}
     ~SpawnedTask() = default;
 
     void collect_value(std::coroutine_handle<> frame) noexcept override {

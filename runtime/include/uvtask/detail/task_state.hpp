@@ -69,7 +69,8 @@ struct PromiseBase {
 /// to the loop's thread.
 class TaskState {
 public:
-    TaskState(LoopCore& loop, std::string name) noexcept;
+    /// `name` empty: the task is called "Task-<number>".
+    TaskState(LoopCore& loop, std::uint64_t number, std::string name);
     TaskState(const TaskState&) = delete;
     TaskState& operator=(const TaskState&) = delete;
 
@@ -80,7 +81,7 @@ public:
         }
     }
 
-    [[nodiscard]] const std::string& name() const noexcept { return name_; }
+    [[nodiscard]] std::string name() const;
     [[nodiscard]] LoopCore* loop() const noexcept { return loop_; }
     [[nodiscard]] bool done() const noexcept { return done_.load(std::memory_order_acquire); }
     [[nodiscard]] Outcome outcome() const noexcept { return outcome_; }
@@ -128,16 +129,6 @@ public:
     void remove_waiter(JoinWaiter* waiter) noexcept;
     void add_done_callback(std::function<void()> callback);
 
-    // ---- checkpoint() time slice
-    /// True when the task has run longer than its loop's time slice since it was last resumed.
-    /// Reads the clock only every `stride` calls, the stride adapting to the call rate.
-    [[nodiscard]] bool slice_expired() noexcept {
-        if (--slice_countdown_ != 0) {
-            return false;
-        }
-        return slice_check_clock();
-    }
-
     // ---- lifecycle (runtime)
     void bind_frame(std::coroutine_handle<> frame) noexcept {
         frame_ = frame;
@@ -145,8 +136,6 @@ public:
     }
     /// Called by the ready queue: start or resume the task.
     void run_step() noexcept {
-        slice_countdown_ = 1;
-        slice_started_ns_ = 0;
         if (!started_) [[unlikely]] {
             if (start_or_skip()) {
                 return;
@@ -179,7 +168,6 @@ protected:
 
 private:
     bool start_or_skip() noexcept;
-    bool slice_check_clock() noexcept;
     void finish() noexcept;
     void last_reference_gone() noexcept;
     void wake_waiters() noexcept;
@@ -197,21 +185,23 @@ private:
     JoinWaiter* waiters_head_ = nullptr;
     JoinWaiter* waiters_tail_ = nullptr;
     std::uint32_t hold_depth_ = 0;
-    std::uint32_t slice_countdown_ = 1;
-    std::uint32_t slice_stride_ = 1;
-    std::uint64_t slice_started_ns_ = 0;
-    std::uint64_t slice_last_ns_ = 0;
     Outcome outcome_ = Outcome::pending;
     CancelKind kind_ = CancelKind::user;
     bool started_ = false;
     bool retrieved_ = false;
-    SpinLock lock_;  // guards message_, kind_, stop_source_ creation, the done_ transition
-    std::string message_;
-    std::string name_;
+    mutable SpinLock lock_;  // guards kind_, extras_ (creation, message, stop source), the done_ transition
+    std::uint64_t number_;
     std::exception_ptr exception_;
-    std::unique_ptr<std::stop_source> stop_source_;
-    std::atomic<std::stop_source*> stop_source_ptr_{nullptr};
-    std::unique_ptr<std::vector<std::function<void()>>> done_callbacks_;
+    // What most tasks never need, allocated on first use: a custom name, a cancel message, a
+    // stop source, done callbacks (keeps a sleeping task small: DESIGN §7, S4).
+    struct Extras {
+        std::string name;
+        std::string message;
+        std::unique_ptr<std::stop_source> stop_source;
+        std::vector<std::function<void()>> done_callbacks;
+    };
+    Extras& extras();  // under lock_ when another thread may race
+    std::unique_ptr<Extras> extras_;
 };
 
 /// Intrusive reference to a task state (what a `TaskHandle` holds).

@@ -1,0 +1,240 @@
+// uvtask — Stream: a connected byte stream (TCP socket, Unix socket, pipe) read and written by
+// cancellable awaitables.
+#pragma once
+
+#include <uv.h>
+
+#include <coroutine>
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "uvtask/detail/io_awaiter.hpp"
+
+namespace uvtask {
+
+namespace detail {
+
+class StreamCore;  // the libuv handle and the read buffer, freed after libuv's close callback
+struct StreamWriteOp;
+struct StreamShutdownOp;
+
+/// Holds one reference to a stream core (a core is shared by its Stream, the awaiters using it
+/// and libuv until the close callback).
+class StreamCoreRef {
+public:
+    StreamCoreRef() noexcept = default;
+    explicit StreamCoreRef(StreamCore* core) noexcept;  // adds a reference
+    StreamCoreRef(const StreamCoreRef&) = delete;
+    StreamCoreRef& operator=(const StreamCoreRef&) = delete;
+    ~StreamCoreRef();
+    [[nodiscard]] StreamCore* get() const noexcept { return core_; }
+    StreamCore* operator->() const noexcept { return core_; }
+
+private:
+    StreamCore* core_ = nullptr;
+};
+
+/// `read_some` / `read_exact`.
+class StreamReadAwaiter : public IoAwaiter {
+public:
+    StreamReadAwaiter(StreamCore* core, std::span<std::byte> out, bool exact) noexcept;
+    ~StreamReadAwaiter();
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
+    std::size_t await_resume();
+
+private:
+    static void on_cancel(Suspension* self) noexcept;
+    friend class StreamCore;
+    StreamCoreRef core_;
+    std::span<std::byte> out_;
+    bool exact_;
+};
+
+/// The part `write` and `write_all` share.
+class StreamWriteAwaiter : public IoAwaiter {
+public:
+    StreamWriteAwaiter(StreamCore* core, std::span<const std::byte> data, bool all) noexcept;
+    ~StreamWriteAwaiter();
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
+    /// Called by the write request's callback.
+    void on_written(int status) noexcept;
+
+protected:
+    std::size_t resume_written();
+
+private:
+    static void on_cancel(Suspension* self) noexcept;
+    StreamCoreRef core_;
+    std::span<const std::byte> data_;
+    std::size_t written_ = 0;
+    StreamWriteOp* op_ = nullptr;  // the uv_write_t in flight (heap: libuv's until its callback)
+    bool all_;
+};
+
+class StreamWriteSomeAwaiter : public StreamWriteAwaiter {
+public:
+    using StreamWriteAwaiter::StreamWriteAwaiter;
+    std::size_t await_resume() { return resume_written(); }
+};
+
+class StreamWriteAllAwaiter : public StreamWriteAwaiter {
+public:
+    using StreamWriteAwaiter::StreamWriteAwaiter;
+    void await_resume() { (void)resume_written(); }
+};
+
+/// `shutdown()`.
+class StreamShutdownAwaiter : public IoAwaiter {
+public:
+    explicit StreamShutdownAwaiter(StreamCore* core) noexcept;
+    ~StreamShutdownAwaiter();
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
+    void await_resume();
+    void on_shutdown(int status) noexcept;
+
+private:
+    static void on_cancel(Suspension* self) noexcept;
+    StreamCoreRef core_;
+    StreamShutdownOp* op_ = nullptr;
+};
+
+}  // namespace detail
+
+/// A connected, bidirectional byte stream over a libuv stream handle: the common interface of
+/// `TcpStream`, `PipeStream` and a child process's stdio pipes. Move-only; belongs to the
+/// thread of the loop it was created on (no method is thread-safe); an empty (moved-from or
+/// default) Stream behaves as a closed one.
+///
+/// **Reading.** Bytes arriving from the peer go into the stream's own buffer, filled by libuv's
+/// read callback; reads take from that buffer. The stream reads ahead while someone has asked to
+/// read and the buffer holds less than 256 KiB (or what a pending `read_exact` needs), and stops
+/// reading (`uv_read_stop`) when the buffer is full or a read was cancelled, so an unread stream
+/// applies back-pressure to the peer. Bytes that arrived are never lost: each is returned by
+/// exactly one read, in order. One task reads at a time: a second concurrent read throws
+/// `InvalidStateError`.
+///
+/// **Writing.** A write first tries `uv_try_write`; what the socket does not take at once goes
+/// through one `uv_write`, which libuv cannot take back. Concurrent writes from several tasks go
+/// out in the order they were started, each contiguous.
+///
+/// **Closing.** `close()` (or the destructor) closes the libuv handle at once; the handle's
+/// memory is freed by libuv's close callback on a later loop iteration (the Stream object may be
+/// gone by then). A task waiting on the stream when it is closed gets `IoError` `ECANCELED`;
+/// every operation on a closed stream throws `IoError` `EBADF`. An I/O object must be destroyed
+/// before its loop ends (inside the tasks of `run()`).
+///
+/// SIGPIPE: creating the first stream sets SIGPIPE to ignored if it still has its default
+/// disposition (as Python does), so writing to a closed peer is an `IoError` (`EPIPE`), not the
+/// death of the process.
+class Stream {
+public:
+    /// An empty stream: every operation throws `IoError` `EBADF`.
+    Stream() noexcept = default;
+    Stream(Stream&& other) noexcept;
+    Stream& operator=(Stream&& other) noexcept;
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+    /// Closes the stream (see `close()`).
+    ~Stream();
+
+    /// Reads at least one byte and at most `out.size()` into `out`; returns how many, or 0 at the
+    /// end of the stream (the peer shut down its side or closed; also for an empty `out`).
+    /// Returns at once, without suspending, if bytes are buffered.
+    ///
+    /// A suspension point. Cancelled while waiting: throws `CancelledError`, nothing was read,
+    /// the stream stays usable and bytes arriving later are kept for the next read. If bytes had
+    /// arrived before the cancel reached the read, they are returned (atomic completion) and the
+    /// cancel waits for the next suspension point.
+    /// Throws `IoError` for a read error (e.g. `ECONNRESET`; after the bytes buffered before it
+    /// were returned), `EBADF` on a closed stream, `ECANCELED` if the stream is closed while the
+    /// read waits; `InvalidStateError` if another task is already reading this stream.
+    [[nodiscard]] detail::StreamReadAwaiter read_some(std::span<std::byte> out) noexcept {
+        return {core_, out, false};
+    }
+    [[nodiscard]] detail::StreamReadAwaiter read_some(std::span<char> out) noexcept {
+        return {core_, std::as_writable_bytes(out), false};
+    }
+
+    /// Reads exactly `out.size()` bytes into `out` (returns that size). All or nothing: bytes
+    /// are taken from the stream only once all of them are there, so a `read_exact` that is
+    /// cancelled (`CancelledError`) or fails leaves every byte that arrived in the stream's
+    /// buffer, for the next read. The buffer grows to `out.size()` if needed.
+    ///
+    /// A suspension point; cancellation as for `read_some`. Throws `IoError` `EOF` if the stream
+    /// ends before `out.size()` bytes arrived (those stay readable by `read_some`), and the
+    /// errors of `read_some`.
+    [[nodiscard]] detail::StreamReadAwaiter read_exact(std::span<std::byte> out) noexcept {
+        return {core_, out, true};
+    }
+    [[nodiscard]] detail::StreamReadAwaiter read_exact(std::span<char> out) noexcept {
+        return {core_, std::as_writable_bytes(out), true};
+    }
+
+    /// Writes some of `data` and returns how many bytes were written (at least one, unless
+    /// `data` is empty): what the socket takes at once, or, if it takes nothing now, all of
+    /// `data` through one `uv_write` (completing when libuv has handed it all to the kernel).
+    /// The write cancellation rule is that of `write_all`.
+    [[nodiscard]] detail::StreamWriteSomeAwaiter write(std::span<const std::byte> data) noexcept {
+        return {core_, data, false};
+    }
+    [[nodiscard]] detail::StreamWriteSomeAwaiter write(std::string_view data) noexcept {
+        return {core_, std::as_bytes(std::span<const char>(data.data(), data.size())), false};
+    }
+
+    /// Writes every byte of `data`; completes when libuv has handed the last byte to the kernel.
+    /// `data` must stay valid until the write completes (it is not copied).
+    ///
+    /// A suspension point. Cancellation (a write cannot be taken back once libuv holds it):
+    /// - a pending cancel when the write starts: `CancelledError`, nothing written;
+    /// - the cancel arrives after every byte was handed to the kernel (the write is complete,
+    ///   its callback not yet run): the write completes normally (atomic completion) and the
+    ///   cancel waits for the next suspension point;
+    /// - the cancel arrives while bytes are still queued in libuv: the stream is **closed**
+    ///   (what the peer received is a truncated message that cannot be taken back, so the stream
+    ///   cannot be used for the protocol any more — like Trio's broken streams) and the write
+    ///   throws `CancelledError`; every later operation on the stream throws `IoError` `EBADF`.
+    ///
+    /// Throws `IoError` for a write error (`EPIPE`, `ECONNRESET` when the peer is gone), `EBADF`
+    /// on a closed stream, `ECANCELED` if the stream is closed by someone else meanwhile.
+    [[nodiscard]] detail::StreamWriteAllAwaiter write_all(std::span<const std::byte> data) noexcept {
+        return {core_, data, true};
+    }
+    [[nodiscard]] detail::StreamWriteAllAwaiter write_all(std::string_view data) noexcept {
+        return {core_, std::as_bytes(std::span<const char>(data.data(), data.size())), true};
+    }
+
+    /// Shuts down the writing side (`uv_shutdown`): waits until the writes already started are
+    /// handed to the kernel, then the peer reads the end of the stream. Reading goes on.
+    /// A suspension point; cancellation as for `write_all` (if writes are still queued, the
+    /// stream is closed and `CancelledError` thrown; otherwise the shutdown completes).
+    /// Throws `IoError` (`ENOTCONN` if already shut down, `EBADF` on a closed stream).
+    [[nodiscard]] detail::StreamShutdownAwaiter shutdown() noexcept {
+        return detail::StreamShutdownAwaiter{core_};
+    }
+
+    /// Closes the stream now: not a suspension point, never throws, idempotent. Buffered bytes
+    /// and writes not yet handed to the kernel are discarded; a task waiting on the stream gets
+    /// `IoError` `ECANCELED`. libuv frees the handle in its close callback, later.
+    void close() noexcept;
+
+    /// False once closed (by `close()`, a cancelled write, or for an empty stream).
+    [[nodiscard]] bool is_open() const noexcept;
+    /// Bytes received and buffered, not yet returned by a read.
+    [[nodiscard]] std::size_t buffered() const noexcept;
+    /// Bytes handed to libuv by writes and not yet to the kernel (`uv_stream_get_write_queue_size`).
+    [[nodiscard]] std::size_t write_queue_size() const noexcept;
+    /// The libuv handle (null when empty or closed). Runtime and expert use.
+    [[nodiscard]] uv_stream_t* native_handle() const noexcept;
+
+    /// Runtime use: wraps a core whose reference the caller hands over.
+    explicit Stream(detail::StreamCore* adopted) noexcept : core_(adopted) {}
+
+protected:
+    detail::StreamCore* core_ = nullptr;  // one reference, released by the destructor
+};
+
+}  // namespace uvtask
