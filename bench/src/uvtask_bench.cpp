@@ -305,12 +305,52 @@ Task<void> s5(int warmup, int reps) {
     latency_metric("S5", std::move(samples));
 }
 
+// ---- S2 side check: while a task yields in a tight loop, is I/O still served promptly?
+// Another thread cancels a sleeping task (a uv_async_t wake-up, i.e. I/O) at random moments
+// while a third task spins on yield_now(); latency from cancel() to the handler.
+
+Task<void> yield_spinner(const bool* stop) {
+    while (!*stop) {
+        co_await yield_now();
+    }
+}
+
+Task<void> s2_wake_latency(int reps) {
+    Remote remote;
+    std::thread thread(remote_canceller, &remote);
+    bool stop = false;
+    TaskHandle<void> spinner = spawn(yield_spinner(&stop));
+    std::vector<std::uint64_t> samples;
+    for (int i = 0; i < reps; ++i) {
+        Probe probe;
+        remote.target = spawn(sleeping_worker(&probe));
+        while (!probe.started) {
+            co_await yield_now();
+        }
+        remote.go.store(1);
+        remote.go.notify_one();
+        std::string result = co_await remote.target;
+        while (remote.go.load() != 0) {
+            std::this_thread::yield();
+        }
+        samples.push_back(probe.t_handler - remote.t0);
+        remote.target = {};
+    }
+    stop = true;
+    co_await spinner;
+    remote.go.store(2);
+    remote.go.notify_one();
+    thread.join();
+    latency_metric("S2_wake_while_yielding", std::move(samples));
+}
+
 Task<void> all(Params p) {
     if (p.wants("S1")) {
         co_await s1(p.pick(500, 100), p.pick(10'000, 1'000));
     }
     if (p.wants("S2")) {
         co_await s2(p.pick(1'000'000, 100'000), p.pick(5, 3));
+        co_await s2_wake_latency(p.pick(1'000, 200));
     }
     if (p.wants("S3")) {
         co_await s3(p.pick(10, 3), p.pick(200, 30), p.quick ? 10ms : 50ms);
