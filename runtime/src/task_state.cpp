@@ -42,7 +42,7 @@ TaskState::~TaskState() = default;
 
 // ---- cancellation
 
-bool TaskState::request_cancel(std::string message, CancelKind kind) {
+bool TaskState::request_cancel(std::string message, CancelKind kind, bool keep_pending_reason) {
     // Pointer comparison only: if our loop is gone we are done and return below.
     const bool on_loop_thread = tls_current_loop == loop_;
     std::stop_source* stop = nullptr;
@@ -51,10 +51,12 @@ bool TaskState::request_cancel(std::string message, CancelKind kind) {
         if (done_.load(std::memory_order_relaxed)) {
             return false;
         }
-        if (extras_ || !message.empty()) {  // an empty message needs no allocation
-            extras().message = std::move(message);
+        if (!keep_pending_reason || !cancel_requested_.load(std::memory_order_relaxed)) {
+            if (extras_ || !message.empty()) {  // an empty message needs no allocation
+                extras().message = std::move(message);
+            }
+            kind_ = kind;
         }
-        kind_ = kind;
         cancelling_.fetch_add(1, std::memory_order_acq_rel);
         cancel_requested_.store(true, std::memory_order_release);
         stop = extras_ ? extras_->stop_source.get() : nullptr;

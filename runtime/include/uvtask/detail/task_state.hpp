@@ -93,8 +93,10 @@ public:
     void mark_retrieved() noexcept { retrieved_ = true; }
 
     // ---- cancellation (DESIGN §3)
-    /// `cancel(msg)`: safe from any thread. False if the task is done.
-    bool request_cancel(std::string message, CancelKind kind);
+    /// `cancel(msg)`: safe from any thread. False if the task is done. With `keep_pending_reason`
+    /// (a deadline or a task group cancelling the task it runs in), a request already waiting for
+    /// delivery keeps its message and kind: the error then says who else asked, not the scope.
+    bool request_cancel(std::string message, CancelKind kind, bool keep_pending_reason = false);
     /// A request is waiting for delivery and no `non_cancellable` scope holds it back.
     [[nodiscard]] bool cancel_deliverable() const noexcept {
         return hold_depth_ == 0 && cancel_requested_.load(std::memory_order_acquire);
