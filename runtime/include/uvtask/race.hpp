@@ -1,0 +1,105 @@
+// uvtask — race(): the first task to finish wins; the others are cancelled and awaited.
+#pragma once
+
+#include <cstddef>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "uvtask/errors.hpp"
+#include "uvtask/task.hpp"
+#include "uvtask/task_handle.hpp"
+#include "uvtask/detail/join_scope.hpp"
+
+namespace uvtask {
+
+namespace detail {
+
+template <class T>
+T race_result(const std::vector<TaskHandle<T>>& handles, std::size_t winner) {
+    if (winner == JoinScope::none) {
+        throw InvalidStateError("race(): no task");
+    }
+    return handles[winner].native_state()->join_result();
+}
+
+template <class T>
+Task<T> run_race(std::vector<TaskHandle<T>> handles, std::vector<Task<T>> tasks) {
+    JoinScope scope(JoinScope::Mode::race, "race()");
+    const std::size_t adopted = handles.size();
+    handles.resize(adopted + tasks.size());
+    for (std::size_t i = 0; i < adopted; ++i) {
+        TaskHandle<T> handle = std::move(handles[i]);
+        scope.start(handles[i], std::move(handle), i);
+    }
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        scope.start(handles[adopted + i], std::move(tasks[i]), adopted + i);
+    }
+    co_await scope.wait_all();
+    const std::size_t winner = scope.conclude(false);
+    if constexpr (std::is_void_v<T>) {
+        race_result(handles, winner);
+    } else {
+        co_return race_result(handles, winner);
+    }
+}
+
+template <class T>
+void add_racer(std::vector<TaskHandle<T>>& handles, std::vector<Task<T>>& tasks,
+               Task<T>&& task) {
+    tasks.push_back(std::move(task));
+    (void)handles;
+}
+template <class T>
+void add_racer(std::vector<TaskHandle<T>>& handles, std::vector<Task<T>>& tasks,
+               TaskHandle<T>&& handle) {
+    handles.push_back(std::move(handle));
+    (void)tasks;
+}
+
+}  // namespace detail
+
+/// Runs the tasks concurrently (each `Task` spawned as a child task when the returned Task is
+/// awaited; a `TaskHandle` waited for as it is) and returns the outcome of the **first one to
+/// finish** — its value, or its exception rethrown. Every other task is cancelled (kind
+/// `parent`) and **awaited before race returns**: nothing is left running. A suspension point.
+/// All tasks must have the same result type. Decided here:
+/// - A task that ends cancelled does not win (it did not finish its work); if every task ends
+///   cancelled, race throws `CancelledError`.
+/// - The losers' results are discarded (a loser that completed an operation just before being
+///   cancelled loses that result — race over side-effecting work accordingly); a loser's failure
+///   is reported through the loop's exception handler when its last handle goes.
+/// - **Outer cancel**: passed on to every task (pending when race starts, or arriving while it
+///   waits). If a task still finished first (it refused the cancel), its outcome is delivered and
+///   the cancel stays pending for the next suspension point; otherwise race throws
+///   `CancelledError`.
+/// Throws `InvalidStateError` outside a task, for an empty Task or handle, for a handle of
+/// another loop or of the awaiting task itself.
+template <class A, class... As>
+    requires(detail::TaskOrHandle<A> && (detail::TaskOrHandle<As> && ...) &&
+             (std::is_same_v<typename std::remove_cvref_t<A>::value_type,
+                             typename std::remove_cvref_t<As>::value_type> &&
+              ...))
+[[nodiscard]] Task<typename std::remove_cvref_t<A>::value_type> race(A&& first, As&&... rest) {
+    using T = typename std::remove_cvref_t<A>::value_type;
+    std::vector<TaskHandle<T>> handles;
+    std::vector<Task<T>> tasks;
+    detail::add_racer(handles, tasks, std::remove_cvref_t<A>(std::forward<A>(first)));
+    (detail::add_racer(handles, tasks, std::remove_cvref_t<As>(std::forward<As>(rest))), ...);
+    return detail::run_race(std::move(handles), std::move(tasks));
+}
+
+/// `race` over a vector of `Task<T>`. Throws `InvalidStateError` (when awaited) if it is empty.
+template <class T>
+[[nodiscard]] Task<T> race(std::vector<Task<T>> tasks) {
+    return detail::run_race(std::vector<TaskHandle<T>>{}, std::move(tasks));
+}
+
+/// `race` over a vector of `TaskHandle<T>`.
+template <class T>
+[[nodiscard]] Task<T> race(std::vector<TaskHandle<T>> handles) {
+    return detail::run_race(std::move(handles), std::vector<Task<T>>{});
+}
+
+}  // namespace uvtask

@@ -1,0 +1,174 @@
+// uvtask — TaskGroup: structured concurrency; no child outlives the group (asyncio.TaskGroup).
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "uvtask/errors.hpp"
+#include "uvtask/exception_group.hpp"
+#include "uvtask/spawn.hpp"
+#include "uvtask/task.hpp"
+#include "uvtask/task_handle.hpp"
+#include "uvtask/detail/child_set.hpp"
+#include "uvtask/detail/settle.hpp"
+#include "uvtask/detail/task_state.hpp"
+
+namespace uvtask {
+
+class TaskGroup;
+
+namespace detail {
+
+template <class T>
+struct IsTaskType : std::false_type {};
+template <class T>
+struct IsTaskType<Task<T>> : std::true_type {};
+
+template <class F, class... Args>
+using GroupBodyResult = std::invoke_result_t<F&, TaskGroup&, Args&...>;
+
+/// A Task that throws `error` when awaited (a body callable that threw before returning a Task).
+template <class T>
+Task<T> failed_task(std::exception_ptr error) {
+    co_await std::suspend_never{};
+    std::rethrow_exception(error);
+}
+
+template <class F, class... Args>
+Task<typename GroupBodyResult<F, Args...>::value_type> run_task_group(F body, Args... args);
+
+}  // namespace detail
+
+/// The children of a `task_group` body: spawn into it, and the group's end waits for them all.
+/// Made only by `task_group`, which passes it to the body by reference. Loop thread only.
+///
+/// Semantics (asyncio.TaskGroup, DESIGN §4), each decided here:
+/// - **No child outlives the group**: `task_group` completes only once every child has ended.
+/// - **A failing child cancels the rest**: the first child that ends with an exception other
+///   than `CancelledError` cancels every other child and the body (kind `parent`, at their next
+///   suspension points). Once all have ended, the group throws an `ExceptionGroup` holding every
+///   failure — of the children, in the order they happened, and of the body, last. A child that
+///   ends cancelled is not a failure.
+/// - **The body failing** (an exception other than `CancelledError`) cancels the children too and
+///   ends up in the `ExceptionGroup`.
+/// - **An outer cancel** (of the task running the group) reaches the body at its suspension
+///   points; when the `CancelledError` leaves the body, or when the cancel arrives while the group
+///   waits for its children, every child is cancelled (with the outer request's message and kind)
+///   and awaited, then the group throws `CancelledError`. If children also failed, the
+///   `ExceptionGroup` is thrown instead and the outer cancel is **kept pending** — it is delivered
+///   at the task's next suspension point, never swallowed.
+/// - The group's own cancellation of the body is withdrawn at the end (`uncancel()` bookkeeping,
+///   like a deadline): it never leaks out as a `CancelledError` or a stray pending request, and
+///   it never hides an outer cancel that arrived meanwhile.
+/// - A body that catches the `CancelledError` and returns (refusing) keeps its children running;
+///   the group still waits for them.
+class TaskGroup {
+public:
+    TaskGroup(const TaskGroup&) = delete;
+    TaskGroup& operator=(const TaskGroup&) = delete;
+
+    /// Spawns `task` as a child (its body starts on a later loop tick, like `spawn`) and returns
+    /// its handle; awaiting the handle in the body is allowed (a failure is then seen there and
+    /// still counted by the group). Not a suspension point. Throws `InvalidStateError` once the
+    /// group is shutting down (a child failed, or it was cancelled) or has ended, and what `spawn`
+    /// throws.
+    template <class T>
+    TaskHandle<T> spawn(Task<T> task, std::string name = {}) {
+        check_can_spawn();
+        TaskHandle<T> handle = uvtask::spawn(std::move(task), std::move(name));
+        adopt(*handle.native_state());
+        return handle;
+    }
+    /// Children that have not ended yet.
+    [[nodiscard]] std::size_t size() const noexcept { return children_.live(); }
+    /// True once the group cancels its children (a child or the body failed, or it was
+    /// cancelled).
+    [[nodiscard]] bool shutting_down() const noexcept { return children_.cancelling_children(); }
+
+private:
+    template <class F, class... Args>
+    friend Task<typename detail::GroupBodyResult<F, Args...>::value_type> detail::run_task_group(
+        F body, Args... args);
+
+    TaskGroup() noexcept : children_(&on_child_done, this) {}
+    void enter(const char* operation);
+    void check_can_spawn() const;
+    void adopt(detail::TaskState& child);
+    static void on_child_done(void* self, detail::TaskState& child, std::size_t index,
+                              bool cancelled_by_group) noexcept;
+    void body_ended(const std::exception_ptr& error, bool is_cancel) noexcept;
+    /// After the children ended: throws the ExceptionGroup or the CancelledError, or returns.
+    void conclude(const std::exception_ptr& error, bool is_cancel);
+    [[nodiscard]] detail::AllDoneAwaiter wait_children() noexcept { return children_.wait_all(); }
+
+    detail::ChildSet children_;
+    detail::TaskState* parent_ = nullptr;  // the task the group runs in
+    std::vector<std::exception_ptr> errors_;
+    int cancelling_at_entry_ = 0;
+    int cancelling_after_ours_ = 0;
+    bool pending_at_ours_ = false;
+    bool body_running_ = false;
+    bool ended_ = false;
+    bool parent_cancel_requested_ = false;  // we cancelled the body because a child failed
+    bool propagate_cancel_ = false;         // the body's CancelledError is someone else's
+};
+
+namespace detail {
+
+template <class F, class... Args>
+Task<typename GroupBodyResult<F, Args...>::value_type> run_task_group(F body, Args... args) {
+    using V = typename GroupBodyResult<F, Args...>::value_type;
+    TaskGroup group;
+    group.enter("task_group()");
+    Task<V> work;
+    try {
+        work = std::invoke(body, group, args...);
+    } catch (...) {
+        work = failed_task<V>(std::current_exception());
+    }
+    Settled<V> outcome = co_await settle(std::move(work));
+    group.body_ended(outcome.error, outcome.is_cancel);
+    co_await group.wait_children();
+    group.conclude(outcome.error, outcome.is_cancel);
+    if constexpr (std::is_void_v<V>) {
+        outcome.get();
+    } else {
+        co_return outcome.get();
+    }
+}
+
+}  // namespace detail
+
+/// Runs `body(group, args...)` — a callable returning a `Task` — inline in the current task with a
+/// fresh `TaskGroup`, then waits for every child spawned into the group; returns the body's result
+/// or throws as described at `TaskGroup` (`ExceptionGroup`, `CancelledError`). A suspension point
+/// (the body's, then the wait for the children). Throws `InvalidStateError` outside a task.
+///
+/// ```
+/// auto body = [&](TaskGroup& group) -> Task<void> {
+///     group.spawn(fetch(a));
+///     group.spawn(fetch(b));
+///     co_return;
+/// };
+/// co_await task_group(body);
+/// ```
+///
+/// Lifetimes: `body` and `args` are copied into the group's coroutine frame and stay alive until
+/// the group has ended, so a capturing lambda that is itself a coroutine is safe here (its
+/// captures live in the copy); what it captures by reference must outlive the `co_await`. GCC 12:
+/// build the lambda in its own statement, not inside the `co_await` expression (STYLE.md).
+template <class F, class... Args>
+    requires std::invocable<F&, TaskGroup&, Args&...> &&
+             detail::IsTaskType<detail::GroupBodyResult<F, Args...>>::value
+[[nodiscard]] Task<typename detail::GroupBodyResult<F, Args...>::value_type> task_group(
+    F body, Args... args) {
+    return detail::run_task_group(std::move(body), std::move(args)...);
+}
+
+}  // namespace uvtask

@@ -1,0 +1,214 @@
+// uvtask — deadlines inside the current task: Deadline, with_timeout(), move_on_after().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "uvtask/errors.hpp"
+#include "uvtask/sleep.hpp"
+#include "uvtask/task.hpp"
+#include "uvtask/detail/loop_core.hpp"
+#include "uvtask/detail/settle.hpp"
+#include "uvtask/detail/task_state.hpp"
+
+namespace uvtask {
+
+/// What `move_on_after` returns for a `Task<T>`: `std::optional<T>`, or `bool` for `Task<void>`
+/// (true: the work ended before the deadline).
+template <class T>
+using MoveOnResult = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
+
+/// A deadline for work that runs inline in the current task (asyncio's `Timeout`, Trio's cancel
+/// scope with a deadline). Create it, then `co_await deadline.run(work())`; while the work runs
+/// the deadline can be moved with `reschedule` (also from inside the work, which may take the
+/// Deadline by reference, or from another task of the same loop).
+///
+/// **How it expires** (asyncio.timeout's algorithm, DESIGN §4): when the deadline passes while
+/// the work runs, the current task is cancelled with `CancelKind::timeout` — through the
+/// ordinary cancellation machinery, so whatever the work waits on stops at once (a sleep, a lock,
+/// a queue, a join: an awaited task is cancelled too and waited for). When the work ends, the
+/// deadline withdraws its request (`uncancel()`); if a `CancelledError` came out of the work and
+/// no other cancel request is outstanding (the task's `cancelling()` is back to what it was when
+/// the work started), that error was the deadline's own: it becomes `TimeoutError`. Otherwise —
+/// the task was also cancelled by somebody else, in the same loop tick or earlier — the
+/// `CancelledError` propagates: a timeout never hides or swallows an outer cancel.
+///
+/// Further rules, each decided here:
+/// - The work completed despite the expiry (it returned a value before reaching a suspension
+///   point, or it caught the `CancelledError` and returned — refusing): its value is returned,
+///   no `TimeoutError` (asyncio 3.12), and a request of the deadline that was not delivered yet is
+///   withdrawn, so no stray `CancelledError` hits the task later.
+/// - Any other exception from the work propagates unchanged.
+/// - Deadlines nest. Each one converts only the cancellation it caused: when an inner and an outer
+///   deadline both expire, the inner one sees the outer's request outstanding and lets the
+///   `CancelledError` through; the outer one turns it into its `TimeoutError`. The earliest
+///   deadline therefore wins, and an inner deadline never steals an outer one's expiry (nor the
+///   other way round).
+/// - A deadline already past when the work starts cancels it at its first suspension point.
+/// - `CancelledError` with kind `timeout` is what the work sees; if another request was pending
+///   when the deadline expired, the work sees that request's message and kind instead.
+/// - A task that refuses a cancel (catches `CancelledError` and goes on) should call
+///   `this_task::uncancel()`: while its `cancelling()` stays raised by a request that arrived
+///   during a deadline's work, that deadline reports `CancelledError`, not `TimeoutError`
+///   (asyncio).
+/// - The task's `stop_token()` is stop-requested by an expiry and stays so (a stop token cannot
+///   be reset; DESIGN §3.9).
+///
+/// A Deadline bounds one piece of work (a second `run` throws `InvalidStateError`). It must
+/// outlive the `run` it is awaited in. Not thread-safe: use it on its loop's thread.
+class Deadline : private detail::TimerNode {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    /// A deadline `delay` from now (from this call, not from the start of the work).
+    /// Throws `InvalidDurationError` for a negative or NaN `delay`.
+    template <class Rep, class Period>
+    [[nodiscard]] static Deadline after(std::chrono::duration<Rep, Period> delay) {
+        return Deadline(after_ns(detail::checked_delay_ns(delay, "Deadline::after()")));
+    }
+    /// A deadline at `when` (a time in the past expires as soon as the work starts).
+    [[nodiscard]] static Deadline at(Clock::time_point when) noexcept {
+        return Deadline(to_ns(when));
+    }
+    /// No deadline (until `reschedule` sets one).
+    [[nodiscard]] static Deadline never() noexcept { return Deadline(UINT64_MAX); }
+
+    Deadline(const Deadline&) = delete;
+    Deadline& operator=(const Deadline&) = delete;
+    ~Deadline();
+
+    /// When the deadline expires (`Clock::time_point::max()` for never).
+    [[nodiscard]] Clock::time_point when() const noexcept;
+    /// True once the deadline expired while its work ran (whether or not that became a
+    /// `TimeoutError`).
+    [[nodiscard]] bool expired() const noexcept { return expired_; }
+
+    /// Moves the deadline to `when` (`Clock::time_point::max()`: never), before or while the work
+    /// runs; a time already past expires it at once. Not a suspension point. Throws
+    /// `InvalidStateError` once the deadline expired or its work ended (asyncio), and
+    /// `std::bad_alloc` if the timer cannot be armed.
+    void reschedule(Clock::time_point when);
+    /// `reschedule(now + delay)`. Throws `InvalidDurationError` for a negative or NaN `delay`.
+    template <class Rep, class Period>
+    void reschedule_after(std::chrono::duration<Rep, Period> delay) {
+        reschedule_ns(after_ns(detail::checked_delay_ns(delay, "Deadline::reschedule_after()")));
+    }
+
+    /// Runs `work` inline in the current task under this deadline and returns its result;
+    /// `TimeoutError` if the deadline expired and the cancellation it caused ended the work
+    /// (see the class comment for every race). Completes when `work` has ended — the work's own
+    /// suspension points are the suspension points. Throws what `work` throws, `CancelledError` if
+    /// the task was cancelled by anyone else, `InvalidStateError` outside a task or on a second
+    /// run.
+    template <class T>
+    [[nodiscard]] Task<T> run(Task<T> work);
+
+    /// Like `run`, but an expiry of this deadline makes it return `std::nullopt` (`false` for
+    /// `Task<void>`) instead of throwing `TimeoutError` (Trio's `move_on_after`).
+    template <class T>
+    [[nodiscard]] Task<MoveOnResult<T>> move_on(Task<T> work);
+
+    /// Runtime use: what the end of the work turns into.
+    enum class Exit : std::uint8_t { deliver, timed_out, deliver_pending_cancel };
+    /// Runtime use: starts bounding the current task. `InvalidStateError` outside a task or if
+    /// already used; `std::bad_alloc`.
+    void enter(const char* operation);
+    /// Runtime use: the work ended (`failed`: with an exception; `is_cancel`: a CancelledError).
+    [[nodiscard]] Exit leave(bool failed, bool is_cancel) noexcept;
+    /// Runtime use: throws the `TimeoutError` or the pending `CancelledError` of `exit`.
+    [[noreturn]] void throw_for(Exit exit, const char* operation) const;
+    /// Runtime use: a deadline `delay_ns` from now.
+    [[nodiscard]] static Deadline from_delay_ns(std::uint64_t delay_ns) noexcept {
+        return Deadline(after_ns(delay_ns));
+    }
+
+private:
+    explicit Deadline(std::uint64_t when_ns) noexcept : when_ns_(when_ns) {}
+    [[nodiscard]] static std::uint64_t after_ns(std::uint64_t delay_ns) noexcept;
+    [[nodiscard]] static std::uint64_t to_ns(Clock::time_point when) noexcept;
+    void reschedule_ns(std::uint64_t when_ns);
+    void arm();
+    void expire() noexcept;
+    static void on_timer(detail::TimerNode* node) noexcept;
+
+    std::uint64_t when_ns_;                  // UINT64_MAX: never
+    detail::TaskState* task_ = nullptr;      // the task the work runs in
+    int cancelling_at_entry_ = 0;            // its cancelling() when the work started
+    int cancelling_after_fire_ = 0;          // its cancelling() right after our request
+    bool entered_ = false;
+    bool left_ = false;
+    bool expired_ = false;
+    bool pending_at_fire_ = false;           // a request was already pending when we fired
+};
+
+namespace detail {
+
+/// The body of `Deadline::run`/`move_on`, `with_timeout` and `move_on_after`: `deadline` is the
+/// caller's, or null for one made here, `delay_ns` from the start.
+template <class T, bool MoveOn>
+Task<std::conditional_t<MoveOn, MoveOnResult<T>, T>> bounded(Deadline* deadline,
+                                                              std::uint64_t delay_ns, Task<T> work,
+                                                              const char* operation) {
+    Deadline own = Deadline::from_delay_ns(deadline != nullptr ? UINT64_MAX : delay_ns);
+    Deadline& scope = deadline != nullptr ? *deadline : own;
+    scope.enter(operation);
+    Settled<T> outcome = co_await settle(std::move(work));
+    const Deadline::Exit exit = scope.leave(outcome.error != nullptr, outcome.is_cancel);
+    if constexpr (MoveOn) {
+        if (exit == Deadline::Exit::timed_out) {
+            co_return MoveOnResult<T>{};
+        }
+    }
+    if (exit != Deadline::Exit::deliver) {
+        scope.throw_for(exit, operation);
+    }
+    if constexpr (MoveOn && std::is_void_v<T>) {
+        outcome.get();
+        co_return true;
+    } else if constexpr (std::is_void_v<T>) {
+        outcome.get();
+    } else {
+        co_return outcome.get();
+    }
+}
+
+}  // namespace detail
+
+template <class T>
+Task<T> Deadline::run(Task<T> work) {
+    return detail::bounded<T, false>(this, 0, std::move(work), "Deadline::run()");
+}
+
+template <class T>
+Task<MoveOnResult<T>> Deadline::move_on(Task<T> work) {
+    return detail::bounded<T, true>(this, 0, std::move(work), "Deadline::move_on()");
+}
+
+/// Runs `work` inline in the current task (no new task) with a deadline `timeout` from the moment
+/// it starts (asyncio's `async with timeout()`); returns its result, or throws `TimeoutError` once
+/// the deadline expired and the cancellation it caused has ended the work. Every rule of
+/// `Deadline` applies: an outer cancel always propagates as `CancelledError`, a refusing work's
+/// value is returned, deadlines nest and the earliest wins. The work's suspension points are the
+/// suspension points. Throws `InvalidDurationError` at the call for a negative or NaN `timeout`,
+/// `InvalidStateError` when awaited outside a task. To move the deadline while the work runs,
+/// use a `Deadline` object.
+template <class T, class Rep, class Period>
+[[nodiscard]] Task<T> with_timeout(std::chrono::duration<Rep, Period> timeout, Task<T> work) {
+    return detail::bounded<T, false>(nullptr, detail::checked_delay_ns(timeout, "with_timeout()"),
+                                     std::move(work), "with_timeout()");
+}
+
+/// Like `with_timeout`, but when the deadline expires the work is abandoned quietly (Trio):
+/// returns `std::nullopt` (`false` for `Task<void>`) instead of throwing `TimeoutError`.
+/// An outer cancel still propagates as `CancelledError`.
+template <class T, class Rep, class Period>
+[[nodiscard]] Task<MoveOnResult<T>> move_on_after(std::chrono::duration<Rep, Period> timeout,
+                                                  Task<T> work) {
+    return detail::bounded<T, true>(nullptr, detail::checked_delay_ns(timeout, "move_on_after()"),
+                                    std::move(work), "move_on_after()");
+}
+
+}  // namespace uvtask

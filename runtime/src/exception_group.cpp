@@ -1,0 +1,58 @@
+// ExceptionGroup: an immutable, shared list of exceptions.
+#include "uvtask/exception_group.hpp"
+
+#include <utility>
+
+#include "uvtask/errors.hpp"
+
+namespace uvtask {
+
+namespace {
+std::string describe(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (const CancelledError& e) {
+        return "CancelledError(" + e.message() + ")";
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+}  // namespace
+
+ExceptionGroup::ExceptionGroup(std::vector<std::exception_ptr> exceptions, std::string message) {
+    auto payload = std::make_shared<Payload>();
+    payload->what = message + " (" + std::to_string(exceptions.size()) + " sub-exception" +
+                    (exceptions.size() == 1 ? "" : "s") + ")";
+    if (!exceptions.empty() && exceptions.front()) {
+        payload->what += ": " + describe(exceptions.front());
+    }
+    payload->exceptions = std::move(exceptions);
+    payload->message = std::move(message);
+    payload_ = std::move(payload);
+}
+
+const char* ExceptionGroup::what() const noexcept { return payload_->what.c_str(); }
+
+const std::string& ExceptionGroup::message() const noexcept { return payload_->message; }
+
+const std::vector<std::exception_ptr>& ExceptionGroup::exceptions() const noexcept {
+    return payload_->exceptions;
+}
+
+void ExceptionGroup::rethrow(std::size_t index) const {
+    std::rethrow_exception(payload_->exceptions.at(index));
+}
+
+const ExceptionGroup* ExceptionGroup::nested_group(const std::exception_ptr& error) noexcept {
+    try {
+        std::rethrow_exception(error);
+    } catch (const ExceptionGroup& nested) {
+        return &nested;
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+}  // namespace uvtask
