@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <utility>
 
 #include "uvtask/stream.hpp"
 
@@ -36,8 +37,12 @@ enum class StreamKind : unsigned char { tcp, pipe };
 /// from a successful init until the close callback. Freed when the last goes.
 class StreamCore {
 public:
-    /// A core with one reference (the caller's), handle not yet initialised.
+    /// A core with one reference (the caller's), handle not yet initialised. std::bad_alloc.
     [[nodiscard]] static StreamCore* create(StreamKind kind);
+    explicit StreamCore(StreamKind kind) noexcept;
+    StreamCore(const StreamCore&) = delete;
+    StreamCore& operator=(const StreamCore&) = delete;
+    ~StreamCore() = default;
 
     void retain() noexcept { ++refs_; }
     void release() noexcept;
@@ -66,6 +71,8 @@ public:
     /// Starts `uv_read_start` if not reading and the stream has not ended.
     [[nodiscard]] int start_reading() noexcept;
     void stop_reading() noexcept;
+    /// The reader claims the stream from `await_suspend` until its `await_resume` (or its
+    /// cancel), so that no other read can take the bytes it was woken for.
     void set_reader(StreamReadAwaiter* reader, std::size_t need) noexcept {
         reader_ = reader;
         want_ = need;
@@ -82,13 +89,10 @@ public:
     IoAwaiter* connector = nullptr;
 
 private:
-    explicit StreamCore(StreamKind kind) noexcept;
-    ~StreamCore() = default;
     static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf) noexcept;
     static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
     static void on_closed(uv_handle_t* handle) noexcept;
     void wake_reader(int status) noexcept;
-    friend struct std::default_delete<StreamCore>;
 
     union Handle {
         uv_handle_t handle;
@@ -123,6 +127,22 @@ struct StreamShutdownOp {
     StreamCoreRef core;
     explicit StreamShutdownOp(StreamCore* c) noexcept : core(c) {}
 };
+
+/// `std::make_unique<T>(args...).release()`, or null when out of memory: for `noexcept` paths
+/// that report `UV_ENOMEM` instead of throwing.
+template <class T, class... Args>
+[[nodiscard]] T* try_make(Args&&... args) noexcept {
+    try {
+        return std::make_unique<T>(std::forward<Args>(args)...).release();
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+/// libuv buffers hold an `unsigned int` length: split `data` into pieces of at most 1 GiB.
+/// Returns how many of `bufs` were filled (at most `bufs.size()`; the rest of `data`, if any,
+/// did not fit).
+std::size_t fill_bufs(std::span<const std::byte> data, std::span<uv_buf_t> bufs) noexcept;
 
 /// Sets SIGPIPE to ignored if it has its default disposition (once per process).
 void ignore_sigpipe_once() noexcept;

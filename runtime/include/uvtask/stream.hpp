@@ -7,8 +7,11 @@
 #include <coroutine>
 #include <cstddef>
 #include <span>
+#include <string>
 #include <string_view>
+#include <utility>
 
+#include "uvtask/address.hpp"
 #include "uvtask/detail/io_awaiter.hpp"
 
 namespace uvtask {
@@ -70,6 +73,7 @@ private:
     StreamCoreRef core_;
     std::span<const std::byte> data_;
     std::size_t written_ = 0;
+    std::size_t in_flight_ = 0;  // bytes of data_ the uv_write carries
     StreamWriteOp* op_ = nullptr;  // the uv_write_t in flight (heap: libuv's until its callback)
     bool all_;
 };
@@ -100,6 +104,39 @@ private:
     static void on_cancel(Suspension* self) noexcept;
     StreamCoreRef core_;
     StreamShutdownOp* op_ = nullptr;
+};
+
+/// `TcpStream::connect` / `PipeStream::connect`: creates the stream's core, connects it, and
+/// hands it to the new stream object.
+class StreamConnectAwaiter : public IoAwaiter {
+public:
+    /// TCP to `address`.
+    explicit StreamConnectAwaiter(const SocketAddress& address);
+    /// Unix socket at `path`.
+    explicit StreamConnectAwaiter(std::string path);
+    ~StreamConnectAwaiter();
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
+    void on_connected(int status) noexcept;
+
+protected:
+    /// The connected core (its reference handed over), or throws.
+    StreamCore* resume_core();
+
+private:
+    static void on_cancel(Suspension* self) noexcept;
+    StreamCore* core_ = nullptr;  // owned (one reference) until handed over
+    SocketAddress address_;
+    std::string path_;
+    bool tcp_;
+};
+
+/// The awaiter of `T::connect`, resuming with a `T` (TcpStream, PipeStream).
+template <class T>
+class ConnectAwaiter : public StreamConnectAwaiter {
+public:
+    using StreamConnectAwaiter::StreamConnectAwaiter;
+    T await_resume() { return T(resume_core()); }
 };
 
 }  // namespace detail
@@ -232,6 +269,8 @@ public:
 
     /// Runtime use: wraps a core whose reference the caller hands over.
     explicit Stream(detail::StreamCore* adopted) noexcept : core_(adopted) {}
+    /// Runtime use: the shared core (null when empty).
+    [[nodiscard]] detail::StreamCore* native_core() const noexcept { return core_; }
 
 protected:
     detail::StreamCore* core_ = nullptr;  // one reference, released by the destructor

@@ -1,0 +1,236 @@
+// uvtask — files: File (open, read, write, fsync, stat, close), read_file, write_file,
+// file_stat, over libuv's thread-pool file system requests (uv_fs_*).
+#pragma once
+
+#include <fcntl.h>
+#include <uv.h>
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "uvtask/detail/io_awaiter.hpp"
+#include "uvtask/task.hpp"
+
+namespace uvtask {
+
+class File;
+
+/// What `File::stat` and `file_stat` return.
+struct FileStat {
+    std::uint64_t size = 0;  ///< bytes
+    std::uint64_t mode = 0;  ///< type and permission bits (`S_IFREG | 0644`…)
+    std::chrono::system_clock::time_point modified;  ///< last modification
+    [[nodiscard]] bool is_regular() const noexcept;
+    [[nodiscard]] bool is_directory() const noexcept;
+};
+
+namespace detail {
+
+struct FsOp;
+
+/// One `uv_fs_*` request. The request, and the bytes a read or write moves, live in a heap
+/// `FsOp` that libuv owns until its callback: a task frame destroyed while a pool thread still
+/// reads into or writes from them (loop teardown) cannot make it touch freed memory. Reads are
+/// copied out to the caller's buffer in `await_resume`, writes copied in when they start.
+class FsAwaiter : public IoAwaiter {
+public:
+    enum class Kind : unsigned char { open, read, write, fsync, fstat, stat, close };
+    struct Args {
+        Kind kind;
+        std::string path;               // open, stat
+        uv_file fd = -1;                 // read, write, fsync, fstat, close
+        int flags = 0;                   // open
+        int mode = 0;                    // open
+        std::int64_t offset = -1;        // read, write (-1: the file position)
+        std::span<std::byte> out;        // read
+        std::span<const std::byte> in;   // write
+    };
+    explicit FsAwaiter(Args args) noexcept;
+    ~FsAwaiter();
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
+    /// The request's callback.
+    void on_done(std::int64_t result, const uv_stat_t& stat) noexcept;
+
+protected:
+    /// `finish`, then the request's result, or throws `IoError`.
+    std::int64_t resume_result();
+    [[nodiscard]] const uv_stat_t& stat() const noexcept { return stat_; }
+    [[nodiscard]] const Args& args() const noexcept { return args_; }
+    /// The request was handed to libuv.
+    [[nodiscard]] bool started() const noexcept { return started_; }
+
+private:
+    static void on_cancel(Suspension* self) noexcept;
+    [[nodiscard]] const char* name() const noexcept;
+    Args args_;
+    FsOp* op_ = nullptr;  // in flight
+    bool started_ = false;
+    uv_stat_t stat_{};
+};
+
+/// Resumes with the byte count (read, write).
+class FsSizeAwaiter : public FsAwaiter {
+public:
+    using FsAwaiter::FsAwaiter;
+    std::size_t await_resume();
+};
+
+/// Resumes with nothing (fsync).
+class FsVoidAwaiter : public FsAwaiter {
+public:
+    using FsAwaiter::FsAwaiter;
+    void await_resume() { (void)resume_result(); }
+};
+
+/// Resumes with a `FileStat` (stat, fstat).
+class FsStatAwaiter : public FsAwaiter {
+public:
+    using FsAwaiter::FsAwaiter;
+    FileStat await_resume();
+};
+
+/// Resumes with an open `File`.
+class FsOpenAwaiter : public FsAwaiter {
+public:
+    using FsAwaiter::FsAwaiter;
+    ~FsOpenAwaiter();
+    File await_resume();
+
+private:
+    bool taken_ = false;
+};
+
+/// `File::close()`: owns the descriptor from the call on, and closes it whatever happens.
+class FsCloseAwaiter : public FsAwaiter {
+public:
+    using FsAwaiter::FsAwaiter;
+    ~FsCloseAwaiter();
+    void await_resume();
+};
+
+/// Closes `fd` in the background (a request nobody waits for), or at once with no loop.
+void close_file_detached(uv_file fd) noexcept;
+
+}  // namespace detail
+
+/// An open file descriptor driven through libuv's thread pool (regular files never block the
+/// loop). Move-only; belongs to its loop's thread. The destructor closes a file still open, in
+/// the background. Every operation on a closed (or moved-from) File throws `IoError` `EBADF`.
+///
+/// Cancellation of every file operation (`uv_fs_*` requests): cancelled while the request waits
+/// for a pool thread, it is `uv_cancel`led and `CancelledError` is thrown, with no effect on the
+/// file. Once a pool thread runs it, it cannot be stopped: the task waits for it and gets its
+/// result (atomic completion), and the cancel is delivered at the next suspension point.
+/// Either way the task resumes only after libuv is done with the request.
+class File {
+public:
+    /// An empty (closed) File.
+    File() noexcept = default;
+    /// Runtime use: owns `fd`.
+    explicit File(uv_file fd) noexcept : fd_(fd) {}
+    File(File&& other) noexcept;
+    File& operator=(File&& other) noexcept;
+    File(const File&) = delete;
+    File& operator=(const File&) = delete;
+    ~File();
+
+    /// Opens `path` (`uv_fs_open`) with `flags` (`O_RDONLY`, `O_WRONLY | O_CREAT | O_TRUNC`…
+    /// from <fcntl.h>; `O_CLOEXEC` is added by libuv) and, when creating, `mode`. A suspension
+    /// point with the file cancellation rule: an open that already ran returns the File
+    /// (atomic completion); one cancelled before it ran opened nothing. Throws `IoError`
+    /// (operation "open", detail the path): `ENOENT`, `EACCES`, `EISDIR`…; `InvalidStateError`
+    /// outside a task.
+    [[nodiscard]] static detail::FsOpenAwaiter open(std::string path, int flags = O_RDONLY,
+                                                    int mode = 0644) noexcept {
+        return detail::FsOpenAwaiter{{detail::FsAwaiter::Kind::open, std::move(path), -1, flags,
+                                      mode, -1, {}, {}}};
+    }
+
+    /// Reads up to `out.size()` bytes (at most 1 MiB per call) at `offset`, or at the file
+    /// position when `offset` is -1; returns how many, 0 at the end of the file. A suspension
+    /// point with the file cancellation rule. Throws `IoError` (operation "read").
+    [[nodiscard]] detail::FsSizeAwaiter read(std::span<std::byte> out,
+                                             std::int64_t offset = -1) const noexcept {
+        return detail::FsSizeAwaiter{
+            {detail::FsAwaiter::Kind::read, {}, fd_, 0, 0, offset, out, {}}};
+    }
+    [[nodiscard]] detail::FsSizeAwaiter read(std::span<char> out,
+                                             std::int64_t offset = -1) const noexcept {
+        return read(std::as_writable_bytes(out), offset);
+    }
+
+    /// Writes up to `data.size()` bytes (at most 1 MiB per call) at `offset`, or at the file
+    /// position when -1; returns how many were written. `data` is copied when the write starts.
+    /// A suspension point with the file cancellation rule. Throws `IoError` (operation "write").
+    [[nodiscard]] detail::FsSizeAwaiter write(std::span<const std::byte> data,
+                                              std::int64_t offset = -1) const noexcept {
+        return detail::FsSizeAwaiter{
+            {detail::FsAwaiter::Kind::write, {}, fd_, 0, 0, offset, {}, data}};
+    }
+    [[nodiscard]] detail::FsSizeAwaiter write(std::string_view data,
+                                              std::int64_t offset = -1) const noexcept {
+        return write(std::as_bytes(std::span<const char>(data.data(), data.size())), offset);
+    }
+
+    /// Writes all of `data` (several `write`s) at `offset`, or at the file position when -1.
+    /// A Task: each write is a suspension point with the file cancellation rule, so a cancel
+    /// can leave a prefix of `data` written (the bytes of each completed write). `data` must
+    /// outlive the Task. Throws `IoError`.
+    [[nodiscard]] Task<void> write_all(std::span<const std::byte> data,
+                                       std::int64_t offset = -1) const;
+
+    /// Flushes the file to storage (`uv_fs_fsync`). A suspension point with the file
+    /// cancellation rule. Throws `IoError` (operation "fsync").
+    [[nodiscard]] detail::FsVoidAwaiter fsync() const noexcept {
+        return detail::FsVoidAwaiter{{detail::FsAwaiter::Kind::fsync, {}, fd_, 0, 0, -1, {}, {}}};
+    }
+
+    /// Size, mode and modification time (`uv_fs_fstat`). A suspension point with the file
+    /// cancellation rule. Throws `IoError` (operation "stat").
+    [[nodiscard]] detail::FsStatAwaiter stat() const noexcept {
+        return detail::FsStatAwaiter{{detail::FsAwaiter::Kind::fstat, {}, fd_, 0, 0, -1, {}, {}}};
+    }
+
+    /// Closes the file (`uv_fs_close`). The File is empty from the call on, and the descriptor
+    /// is released whatever happens. A suspension point, but once started a close is not
+    /// interrupted (it is quick, and it is cleanup): a cancel arriving meanwhile waits for the
+    /// next suspension point. With a cancel already pending when it starts, `CancelledError` is
+    /// thrown and the descriptor is closed in the background. Throws `IoError` (operation
+    /// "close"; `EBADF` if not open).
+    [[nodiscard]] detail::FsCloseAwaiter close() noexcept {
+        return detail::FsCloseAwaiter{
+            {detail::FsAwaiter::Kind::close, {}, std::exchange(fd_, -1), 0, 0, -1, {}, {}}};
+    }
+
+    [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
+    /// The descriptor (-1 when closed).
+    [[nodiscard]] uv_file native_handle() const noexcept { return fd_; }
+
+private:
+    uv_file fd_ = -1;
+};
+
+/// Size, mode and modification time of `path` (`uv_fs_stat`, following symlinks). A suspension
+/// point with the file cancellation rule. Throws `IoError` (operation "stat", detail the path).
+[[nodiscard]] inline detail::FsStatAwaiter file_stat(std::string path) noexcept {
+    return detail::FsStatAwaiter{
+        {detail::FsAwaiter::Kind::stat, std::move(path), -1, 0, 0, -1, {}, {}}};
+}
+
+/// Reads the whole file at `path`. A Task of several file operations, each with the file
+/// cancellation rule; a cancel leaves nothing open. Throws `IoError` (operation "open" with
+/// detail the path, e.g. `ENOENT` for a missing file; "read").
+[[nodiscard]] Task<std::string> read_file(std::string path);
+
+/// Creates or truncates the file at `path` (mode 0644) and writes `data` into it. A Task; a
+/// cancel can leave the file truncated or partly written (no atomic replace). Throws `IoError`.
+[[nodiscard]] Task<void> write_file(std::string path, std::string data);
+
+}  // namespace uvtask

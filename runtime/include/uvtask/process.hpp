@@ -1,0 +1,135 @@
+// uvtask — child processes: spawn_process() (uv_spawn) with stdio pipes, Process::wait() for the
+// exit status; a cancelled wait terminates the child (signal, grace period, SIGKILL) and reaps it.
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <csignal>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "uvtask/pipe.hpp"
+#include "uvtask/detail/io_awaiter.hpp"
+
+namespace uvtask {
+
+/// What a child's standard stream is connected to.
+enum class StdioMode : unsigned char {
+    inherit,  ///< the parent's own stdin/stdout/stderr
+    pipe,     ///< a pipe to the parent: `Process::stdin_pipe()`…
+    ignore,   ///< /dev/null
+};
+
+/// Options of `spawn_process`.
+struct ProcessOptions {
+    /// Working directory of the child; empty: the parent's.
+    std::string cwd;
+    /// The child's environment ("NAME=value" entries); unset: the parent's.
+    std::optional<std::vector<std::string>> env;
+    StdioMode stdin_mode = StdioMode::inherit;
+    StdioMode stdout_mode = StdioMode::inherit;
+    StdioMode stderr_mode = StdioMode::inherit;
+    /// Sent first when the child must be terminated (a cancelled `wait()`, a destroyed Process).
+    int terminate_signal = SIGTERM;
+    /// How long the child may take to exit after `terminate_signal` before it gets SIGKILL.
+    std::chrono::milliseconds grace_period{2000};
+};
+
+/// How a child ended: its exit code, or the signal that killed it.
+struct ExitStatus {
+    std::int64_t exit_code = 0;  ///< `exit()` status (0 when killed by a signal)
+    int term_signal = 0;         ///< the signal that ended it, or 0
+    /// Exited with code 0, not killed by a signal.
+    [[nodiscard]] bool success() const noexcept { return exit_code == 0 && term_signal == 0; }
+};
+
+namespace detail {
+
+class ProcessCore;
+
+/// `Process::wait()`.
+class ProcessWaitAwaiter : public IoAwaiter {
+public:
+    explicit ProcessWaitAwaiter(ProcessCore* core) noexcept;
+    ~ProcessWaitAwaiter();
+    ProcessWaitAwaiter(const ProcessWaitAwaiter&) = delete;
+    ProcessWaitAwaiter& operator=(const ProcessWaitAwaiter&) = delete;
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
+    ExitStatus await_resume();
+    /// The child exited (and was reaped).
+    void on_exit() noexcept;
+
+    ProcessWaitAwaiter* prev = nullptr;  // the core's list of waiters
+    ProcessWaitAwaiter* next = nullptr;
+    bool linked = false;
+
+private:
+    static void on_cancel(Suspension* self) noexcept;
+    ProcessCore* core_;  // one reference
+};
+
+}  // namespace detail
+
+/// A child process started by `spawn_process`. Move-only; belongs to its loop's thread.
+///
+/// Destroying a Process whose child is still running terminates the child the same way as a
+/// cancelled `wait()` (terminate signal, grace period, SIGKILL), in the background; libuv reaps
+/// it (no zombie) as long as the loop keeps running. Its pipes are closed.
+class Process {
+public:
+    Process() noexcept = default;
+    Process(Process&& other) noexcept;
+    Process& operator=(Process&& other) noexcept;
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+    ~Process();
+
+    /// The child's process id (0 for an empty Process).
+    [[nodiscard]] int pid() const noexcept;
+
+    /// The pipes to the child's stdin/stdout/stderr (`StdioMode::pipe`); an empty (closed)
+    /// stream otherwise. Write to stdin, then `stdin_pipe().close()` to send end-of-file.
+    [[nodiscard]] PipeStream& stdin_pipe() noexcept { return stdin_; }
+    [[nodiscard]] PipeStream& stdout_pipe() noexcept { return stdout_; }
+    [[nodiscard]] PipeStream& stderr_pipe() noexcept { return stderr_; }
+
+    /// Waits for the child to exit and returns how it ended; at once if it has exited already.
+    /// Several tasks may wait.
+    ///
+    /// A suspension point. Cancelled while the child runs: the child is terminated —
+    /// `terminate_signal`, then SIGKILL if it is still running after `grace_period` — and the
+    /// task resumes with `CancelledError` only once the child has exited and been reaped (no
+    /// zombie); `exit_status()` then tells how it ended. Other tasks waiting get that status.
+    /// If the child had exited before the cancel reached the wait, its status is returned
+    /// (atomic completion) and the cancel waits for the next suspension point.
+    /// Throws `IoError` `EBADF` for an empty Process, `InvalidStateError` outside a task.
+    [[nodiscard]] detail::ProcessWaitAwaiter wait() noexcept {
+        return detail::ProcessWaitAwaiter{core_};
+    }
+
+    /// Sends `signum` to the child (`uv_process_kill`). Not a suspension point. Throws `IoError`
+    /// (`ESRCH` once the child has exited and been reaped, `EINVAL` for a bad signal).
+    void kill(int signum);
+
+    /// How the child ended, once it has (and was reaped); empty while it runs.
+    [[nodiscard]] std::optional<ExitStatus> exit_status() const noexcept;
+
+private:
+    friend Process spawn_process(std::vector<std::string> args, ProcessOptions options);
+    detail::ProcessCore* core_ = nullptr;  // one reference
+    PipeStream stdin_;
+    PipeStream stdout_;
+    PipeStream stderr_;
+};
+
+/// Starts `args[0]` (looked up in PATH) with arguments `args` (`uv_spawn`). Not a suspension
+/// point: returns once the child runs (libuv waits for the exec to succeed or fail).
+/// Throws `IoError` (operation "spawn", detail the program: `ENOENT` for a program that does
+/// not exist, `EACCES`…, `EINVAL` for empty `args`) and `InvalidStateError` when the thread
+/// has no uvtask Loop.
+[[nodiscard]] Process spawn_process(std::vector<std::string> args, ProcessOptions options = {});
+
+}  // namespace uvtask

@@ -1,0 +1,311 @@
+// Processes: uv_spawn, a list of waiters woken by the exit callback, and termination
+// (signal, grace timer, SIGKILL) when a wait is cancelled or the Process is destroyed.
+#include "uvtask/process.hpp"
+
+#include <uv.h>
+
+#include <array>
+#include <memory>
+#include <utility>
+
+#include "stream_core.hpp"
+#include "uvtask/errors.hpp"
+#include "uvtask/io_error.hpp"
+
+namespace uvtask::detail {
+
+/// The child's libuv handles (process, grace timer) and what waiters need. Reference-counted:
+/// the Process, each wait awaiter, and libuv while either handle is open.
+class ProcessCore {
+public:
+    explicit ProcessCore(const ProcessOptions& options) noexcept
+        : terminate_signal_(options.terminate_signal), grace_(options.grace_period) {}
+
+    void retain() noexcept { ++refs_; }
+    void release() noexcept {
+        if (--refs_ == 0) {
+            std::unique_ptr<ProcessCore> owned(this);
+        }
+    }
+
+    /// uv_timer_init; from here libuv holds a reference until both handles are closed.
+    [[nodiscard]] int init_timer(uv_loop_t* loop) noexcept {
+        const int rc = uv_timer_init(loop, &timer_);
+        if (rc == 0) {
+            timer_.data = this;
+            ++open_handles_;
+            retain();
+        }
+        return rc;
+    }
+
+    [[nodiscard]] int spawn(uv_loop_t* loop, uv_process_options_t& options) noexcept {
+        options.exit_cb = &ProcessCore::on_exit;
+        process_.data = this;
+        const int rc = uv_spawn(loop, &process_, &options);
+        // uv_spawn initialises the handle even when it fails: it is closed either way.
+        process_.data = this;
+        ++open_handles_;
+        if (rc < 0) {
+            exited_ = true;
+            close_handles();
+        } else {
+            pid_ = process_.pid;
+        }
+        return rc;
+    }
+
+    /// Terminate signal now, SIGKILL after the grace period (once).
+    void terminate() noexcept {
+        if (exited_ || terminating_ || pid_ == 0) {
+            return;  // (pid 0: never spawned — kill(0, …) would signal our own process group)
+        }
+        terminating_ = true;
+        uv_process_kill(&process_, terminate_signal_);
+        const auto grace = static_cast<std::uint64_t>(std::max<std::int64_t>(0, grace_.count()));
+        uv_timer_start(
+            &timer_,
+            [](uv_timer_t* timer) noexcept {
+                auto* self = static_cast<ProcessCore*>(timer->data);
+                if (!self->exited_) {
+                    uv_process_kill(&self->process_, SIGKILL);
+                }
+            },
+            grace, 0);
+    }
+
+    [[nodiscard]] int kill(int signum) noexcept {
+        return exited_ || pid_ == 0 ? UV_ESRCH : uv_process_kill(&process_, signum);
+    }
+
+    [[nodiscard]] bool exited() const noexcept { return exited_; }
+    [[nodiscard]] const ExitStatus& status() const noexcept { return status_; }
+    [[nodiscard]] int pid() const noexcept { return pid_; }
+
+    void enqueue(ProcessWaitAwaiter* waiter) noexcept {
+        waiter->next = nullptr;
+        waiter->prev = tail_;
+        (tail_ != nullptr ? tail_->next : head_) = waiter;
+        tail_ = waiter;
+        waiter->linked = true;
+    }
+    void remove(ProcessWaitAwaiter* waiter) noexcept {
+        if (!waiter->linked) {
+            return;
+        }
+        (waiter->prev != nullptr ? waiter->prev->next : head_) = waiter->next;
+        (waiter->next != nullptr ? waiter->next->prev : tail_) = waiter->prev;
+        waiter->prev = waiter->next = nullptr;
+        waiter->linked = false;
+    }
+
+private:
+    static void on_exit(uv_process_t* process, std::int64_t exit_status, int term_signal) noexcept {
+        // libuv has reaped the child (waitpid) before calling us.
+        auto* self = static_cast<ProcessCore*>(process->data);
+        self->exited_ = true;
+        self->status_ = ExitStatus{exit_status, term_signal};
+        self->close_handles();
+        while (ProcessWaitAwaiter* waiter = self->head_) {
+            self->remove(waiter);
+            waiter->on_exit();
+        }
+    }
+
+    void close_handles() noexcept {
+        uv_timer_stop(&timer_);
+        for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&process_),
+                                    reinterpret_cast<uv_handle_t*>(&timer_)}) {
+            if (handle->loop != nullptr && uv_is_closing(handle) == 0) {
+                uv_close(handle, [](uv_handle_t* h) noexcept {
+                    auto* self = static_cast<ProcessCore*>(h->data);
+                    if (--self->open_handles_ == 0) {
+                        self->release();  // libuv's
+                    }
+                });
+            }
+        }
+    }
+
+    uv_process_t process_{};
+    uv_timer_t timer_{};
+    int refs_ = 1;
+    int open_handles_ = 0;
+    int pid_ = 0;
+    int terminate_signal_;
+    std::chrono::milliseconds grace_;
+    bool exited_ = false;
+    bool terminating_ = false;
+    ExitStatus status_{};
+    ProcessWaitAwaiter* head_ = nullptr;
+    ProcessWaitAwaiter* tail_ = nullptr;
+};
+
+// ---- wait()
+
+ProcessWaitAwaiter::ProcessWaitAwaiter(ProcessCore* core) noexcept : core_(core) {
+    if (core_ != nullptr) {
+        core_->retain();
+    }
+}
+
+ProcessWaitAwaiter::~ProcessWaitAwaiter() {
+    if (core_ != nullptr) {
+        core_->remove(this);
+        core_->release();
+    }
+}
+
+bool ProcessWaitAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
+    if (!begin()) {
+        return false;
+    }
+    if (core_ == nullptr) {
+        return done_now(UV_EBADF);
+    }
+    if (core_->exited()) {
+        return done_now(0);
+    }
+    core_->enqueue(this);
+    park(resume_at, &on_cancel);
+    return true;
+}
+
+void ProcessWaitAwaiter::on_exit() noexcept {
+    if (cancel_seen_) {
+        complete_cancelled();  // we killed it: the wait was cancelled, the child is reaped
+    } else {
+        complete(0);
+    }
+}
+
+void ProcessWaitAwaiter::on_cancel(Suspension* self) noexcept {
+    auto* awaiter = static_cast<ProcessWaitAwaiter*>(self);
+    if (awaiter->cancel_seen_) {
+        return;
+    }
+    awaiter->cancel_seen_ = true;
+    awaiter->core_->terminate();  // we stay linked: resumed by the exit callback
+}
+
+ExitStatus ProcessWaitAwaiter::await_resume() {
+    finish("Process::wait()");
+    if (result_ < 0) {
+        throw_io_error(result_, "wait", "empty Process");
+    }
+    return core_->status();
+}
+
+}  // namespace uvtask::detail
+
+namespace uvtask {
+
+Process::Process(Process&& other) noexcept
+    : core_(std::exchange(other.core_, nullptr)), stdin_(std::move(other.stdin_)),
+      stdout_(std::move(other.stdout_)), stderr_(std::move(other.stderr_)) {}
+
+Process& Process::operator=(Process&& other) noexcept {
+    if (this != &other) {
+        Process old(std::move(*this));
+        core_ = std::exchange(other.core_, nullptr);
+        stdin_ = std::move(other.stdin_);
+        stdout_ = std::move(other.stdout_);
+        stderr_ = std::move(other.stderr_);
+    }
+    return *this;
+}
+
+Process::~Process() {
+    if (core_ != nullptr) {
+        core_->terminate();  // no-op once exited; else reaped in the background
+        core_->release();
+    }
+}
+
+int Process::pid() const noexcept { return core_ != nullptr ? core_->pid() : 0; }
+
+void Process::kill(int signum) {
+    const int rc = core_ != nullptr ? core_->kill(signum) : UV_ESRCH;
+    if (rc < 0) {
+        detail::throw_io_error(rc, "kill", "pid " + std::to_string(pid()));
+    }
+}
+
+std::optional<ExitStatus> Process::exit_status() const noexcept {
+    if (core_ != nullptr && core_->exited()) {
+        return core_->status();
+    }
+    return std::nullopt;
+}
+
+Process spawn_process(std::vector<std::string> args, ProcessOptions options) {
+    detail::LoopCore* loop_core = detail::current_loop();
+    if (loop_core == nullptr || loop_core->closed()) {
+        throw InvalidStateError("spawn_process: no running uvtask Loop on this thread");
+    }
+    if (args.empty()) {
+        detail::throw_io_error(UV_EINVAL, "spawn", "no program given");
+    }
+    uv_loop_t* loop = loop_core->native();
+    Process process;
+    process.core_ = std::make_unique<detail::ProcessCore>(options).release();
+
+    std::array<uv_stdio_container_t, 3> stdio{};
+    const std::array<StdioMode, 3> modes{options.stdin_mode, options.stdout_mode,
+                                         options.stderr_mode};
+    std::array<PipeStream*, 3> pipes{&process.stdin_, &process.stdout_, &process.stderr_};
+    for (int i = 0; i < 3; ++i) {
+        switch (modes[i]) {
+            case StdioMode::inherit:
+                stdio[i].flags = UV_INHERIT_FD;
+                stdio[i].data.fd = i;
+                break;
+            case StdioMode::ignore: stdio[i].flags = UV_IGNORE; break;
+            case StdioMode::pipe: {
+                *pipes[i] = PipeStream(detail::StreamCore::create(detail::StreamKind::pipe));
+                detail::StreamCore* core = pipes[i]->native_core();
+                if (const int rc = core->init(loop); rc < 0) {
+                    detail::throw_io_error(rc, "spawn", args[0]);
+                }
+                // Readable/writable from the child's point of view.
+                stdio[i].flags = static_cast<uv_stdio_flags>(
+                    UV_CREATE_PIPE | (i == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE));
+                stdio[i].data.stream = core->stream();
+                break;
+            }
+        }
+    }
+
+    std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
+    for (std::string& arg : args) {
+        argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    if (options.env) {
+        envp.reserve(options.env->size() + 1);
+        for (std::string& entry : *options.env) {
+            envp.push_back(entry.data());
+        }
+        envp.push_back(nullptr);
+    }
+
+    uv_process_options_t spawn_options{};
+    spawn_options.file = argv[0];
+    spawn_options.args = argv.data();
+    spawn_options.env = options.env ? envp.data() : nullptr;
+    spawn_options.cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
+    spawn_options.stdio_count = 3;
+    spawn_options.stdio = stdio.data();
+
+    if (const int rc = process.core_->init_timer(loop); rc < 0) {
+        detail::throw_io_error(rc, "spawn", args[0]);
+    }
+    if (const int rc = process.core_->spawn(loop, spawn_options); rc < 0) {
+        detail::throw_io_error(rc, "spawn", args[0]);
+    }
+    return process;
+}
+
+}  // namespace uvtask

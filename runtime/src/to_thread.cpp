@@ -1,0 +1,88 @@
+// to_thread(): uv_queue_work with a heap work item; cancel = request stop, then uv_cancel.
+#include "uvtask/to_thread.hpp"
+
+#include "uvtask/io_error.hpp"
+
+namespace uvtask::detail {
+
+ToThreadAwaiterBase::ToThreadAwaiterBase(std::unique_ptr<WorkItem> work) noexcept
+    : work_(std::move(work)) {}
+
+ToThreadAwaiterBase::~ToThreadAwaiterBase() {
+    if (WorkItem* work = in_flight_) {
+        // The frame is destroyed while the work is queued or running (loop teardown).
+        work->waiter = nullptr;  // the after-work callback frees the item
+        work->stop.request_stop();
+        if (uv_cancel(reinterpret_cast<uv_req_t*>(&work->req)) != 0) {
+            // Running: the function may use memory of this frame. Wait for it to return.
+            work->finished.wait(false, std::memory_order_acquire);
+        }
+    }
+}
+
+bool ToThreadAwaiterBase::await_suspend(std::coroutine_handle<> resume_at) noexcept {
+    if (!begin()) {
+        return false;
+    }
+    WorkItem* work = work_.get();
+    work->req.data = work;
+    const int rc = uv_queue_work(
+        task_->loop()->native(), &work->req,
+        [](uv_work_t* req) noexcept { static_cast<WorkItem*>(req->data)->execute(); },
+        [](uv_work_t* req, int status) noexcept {
+            auto* item = static_cast<WorkItem*>(req->data);
+            if (item->waiter != nullptr) {
+                item->waiter->on_after_work(item, status);
+            } else {
+                std::unique_ptr<WorkItem> owned(item);  // its task is gone
+            }
+        });
+    if (rc < 0) {
+        return done_now(rc);
+    }
+    work->waiter = this;
+    in_flight_ = work_.release();
+    park(resume_at, &on_cancel);
+    return true;
+}
+
+void ToThreadAwaiterBase::on_after_work(WorkItem* work, int status) noexcept {
+    work_.reset(work);
+    in_flight_ = nullptr;
+    if (status == UV_ECANCELED && cancel_seen_) {
+        complete_cancelled();
+    } else {
+        complete(status);
+    }
+}
+
+void ToThreadAwaiterBase::on_cancel(Suspension* self) noexcept {
+    auto* awaiter = static_cast<ToThreadAwaiterBase*>(self);
+    if (awaiter->cancel_seen_) {
+        return;
+    }
+    awaiter->cancel_seen_ = true;
+    WorkItem* work = awaiter->in_flight_;
+    // Stop first: if the work starts between the two calls, it sees the request at once.
+    work->stop.request_stop();
+    // Succeeds only while the work waits for a pool thread (the after-work callback then gets
+    // UV_ECANCELED); otherwise the function runs to its end and its outcome is delivered.
+    uv_cancel(reinterpret_cast<uv_req_t*>(&work->req));
+}
+
+WorkItem& ToThreadAwaiterBase::resume_work() {
+    finish("to_thread()");
+    if (result_ < 0) {
+        throw_io_error(result_, "to_thread");
+    }
+    WorkItem& work = *work_;
+    if (work.error) {
+        if (work.error_is_cancel && task_->cancel_requested()) {
+            throw task_->take_cancel();  // the function honoured our cancel: that is its delivery
+        }
+        std::rethrow_exception(work.error);
+    }
+    return work;
+}
+
+}  // namespace uvtask::detail

@@ -1,0 +1,185 @@
+// to_thread(): blocking work on libuv's thread pool, stop tokens, uv_cancel before start.
+#include <uvtask/to_thread.hpp>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <thread>
+
+#include "io_test_support.hpp"
+#include "run_test.hpp"
+
+using namespace uvtask;
+using namespace std::chrono_literals;
+using uvtask::testing::CancelAfterCompletion;
+using uvtask::testing::PoolBlocker;
+using uvtask::testing::run_test;
+
+namespace {
+
+struct Progress {
+    std::atomic<bool> started{false};
+    std::atomic<bool> saw_stop{false};
+    std::atomic<bool> ran{false};
+};
+
+/// Works until stop is requested, then returns "stopped".
+Task<std::string> stoppable_job(Progress* progress) {
+    auto job = [progress](std::stop_token stop) {
+        progress->started = true;
+        while (!stop.stop_requested()) {
+            std::this_thread::sleep_for(1ms);
+        }
+        progress->saw_stop = true;
+        return std::string("stopped");
+    };
+    std::string result = co_await to_thread(std::move(job));
+    co_return result;
+}
+
+/// Honours the stop request by throwing CancelledError.
+Task<int> job_that_throws_cancel(Progress* progress) {
+    auto job = [progress](std::stop_token stop) -> int {
+        progress->started = true;
+        while (!stop.stop_requested()) {
+            std::this_thread::sleep_for(1ms);
+        }
+        progress->saw_stop = true;
+        throw CancelledError("stopped by the job");
+    };
+    const int value = co_await to_thread(std::move(job));
+    co_return value;
+}
+
+Task<int> plain_job(Progress* progress) {
+    auto job = [progress] {
+        progress->ran = true;
+        return 7;
+    };
+    const int value = co_await to_thread(std::move(job));
+    co_return value;
+}
+
+}  // namespace
+
+TEST_SUITE("to_thread") {
+    TEST_CASE("to_thread runs the function on another thread and returns its result") {
+        run_test([]() -> Task<void> {
+            const auto loop_thread = std::this_thread::get_id();
+            auto job = [loop_thread] { return std::this_thread::get_id() != loop_thread; };
+            const bool elsewhere = co_await to_thread(std::move(job));
+            CHECK(elsewhere);
+            auto nothing = [] {};
+            co_await to_thread(std::move(nothing));
+            auto move_only = [] { return std::make_unique<int>(3); };
+            auto value = co_await to_thread(std::move(move_only));
+            CHECK(*value == 3);
+        }());
+    }
+
+    TEST_CASE("an exception thrown by the function is rethrown in the task") {
+        run_test([]() -> Task<void> {
+            auto job = []() -> int { throw std::runtime_error("from the pool"); };
+            CHECK_THROWS_WITH_AS((void)co_await to_thread(std::move(job)), "from the pool",
+                                 std::runtime_error);
+        }());
+    }
+
+    TEST_CASE("a cancelled to_thread job observes its stop token; the cancel follows the result") {
+        run_test([]() -> Task<void> {
+            Progress progress;
+            auto task = spawn([](Progress* p) -> Task<std::string> {
+                std::string result = co_await stoppable_job(p);
+                // The job ran to its end: its result is delivered (atomic completion) and the
+                // cancel is thrown at the next suspension point.
+                CHECK(this_task::cancel_requested());
+                try {
+                    co_await yield_now();
+                } catch (const CancelledError&) {
+                    co_return result + ", then cancelled";
+                }
+                co_return result;
+            }(&progress));
+            auto started = [&] { return progress.started.load(); };
+            co_await uvtask::testing::until(started);
+            task.cancel();
+            const std::string outcome = co_await task;
+            CHECK(progress.saw_stop);
+            CHECK(outcome == "stopped, then cancelled");
+        }());
+    }
+
+    TEST_CASE("a job that throws CancelledError on stop delivers the cancel once") {
+        run_test([]() -> Task<void> {
+            Progress progress;
+            auto task = spawn([](Progress* p) -> Task<std::string> {
+                std::string message = "not cancelled";
+                try {
+                    (void)co_await job_that_throws_cancel(p);
+                } catch (const CancelledError& error) {
+                    message = error.message();
+                }
+                // The request was consumed: the next suspension point runs normally.
+                CHECK_FALSE(this_task::cancel_requested());
+                co_await yield_now();
+                co_return message;
+            }(&progress));
+            auto started = [&] { return progress.started.load(); };
+            co_await uvtask::testing::until(started);
+            task.cancel("stop now");
+            const std::string message = co_await task;
+            CHECK(progress.saw_stop);
+            CHECK(message == "stop now");  // the task's own CancelledError, with its message
+        }());
+    }
+
+    TEST_CASE("a job cancelled before a pool thread ran it never runs") {
+        run_test([]() -> Task<void> {
+            auto pool = co_await PoolBlocker::occupy();
+            Progress progress;
+            auto task = spawn(plain_job(&progress));
+            co_await sleep(5ms);
+            CHECK_FALSE(task.done());
+            task.cancel();
+            CHECK_THROWS_AS(co_await task, CancelledError);  // uv_cancel'led
+            co_await pool->release();
+            CHECK_FALSE(progress.ran);
+        }());
+    }
+
+    TEST_CASE("a job that finished before the cancel reached the task delivers its result") {
+        run_test([]() -> Task<void> {
+            Progress progress;
+            bool started = false;
+            auto task = spawn([](Progress* p, bool* go) -> Task<bool> {
+                *go = true;
+                const int value = co_await plain_job(p);
+                co_return value == 7 && this_task::cancel_requested();
+            }(&progress, &started));
+            CancelAfterCompletion canceller(
+                task, [&] { return started && uvtask::testing::some_task_ready(); });
+            const bool finished_then_cancelled = co_await task;
+            CHECK(canceller.fired());
+            CHECK(finished_then_cancelled);
+        }());
+    }
+
+    TEST_CASE("a pending cancel stops to_thread before the function is queued") {
+        run_test([]() -> Task<void> {
+            Progress progress;
+            TaskHandle<int> self;
+            auto task = spawn([](TaskHandle<int>* me, Progress* p) -> Task<int> {
+                me->cancel();
+                const int value = co_await plain_job(p);
+                co_return value;
+            }(&self, &progress));
+            self = task;
+            CHECK_THROWS_AS(co_await task, CancelledError);
+            CHECK_FALSE(progress.ran);
+        }());
+    }
+}
