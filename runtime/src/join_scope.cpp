@@ -31,6 +31,10 @@ void JoinScope::watch(TaskState& child, std::size_t index) {
     children_.add(child, index);
 }
 
+void JoinScope::throw_empty_handle() const {
+    throw InvalidStateError(std::string(operation_) + ": an empty TaskHandle");
+}
+
 void JoinScope::start_failed(std::exception_ptr error) noexcept {
     start_error_ = std::move(error);
     children_.cancel_children(std::string(operation_) + ": could not start every task",

@@ -57,6 +57,9 @@ public:
         }
         try {
             out = to_handle(std::forward<A>(item));
+            if (!out.valid()) {
+                throw_empty_handle();
+            }
             watch(*out.native_state(), index);
         } catch (...) {
             if (out.valid() && std::is_same_v<std::remove_cvref_t<A>,
@@ -78,6 +81,7 @@ public:
 
 private:
     void watch(TaskState& child, std::size_t index);
+    [[noreturn]] void throw_empty_handle() const;
     void start_failed(std::exception_ptr error) noexcept;
     static void on_child_done(void* owner, TaskState& child, std::size_t index,
                               bool cancelled_by_scope) noexcept;
