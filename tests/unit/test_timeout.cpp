@@ -81,6 +81,22 @@ Task<void> work_with_expiring_cleanup(Deadline* deadline) {
     co_await with_cleanup(sleep_for(10s), expiring_cleanup(deadline));
 }
 
+/// Gets the deadline's CancelledError, cleans up for 20 ms (cancellation held), rethrows it.
+Task<void> timeout_then_slow_cleanup() {
+    bool cancelled = false;
+    CancelledError saved;
+    try {
+        co_await sleep(10s);
+    } catch (const CancelledError& e) {
+        cancelled = true;
+        saved = e;
+    }
+    if (cancelled) {
+        co_await non_cancellable(sleep_for(20ms));
+        throw saved;
+    }
+}
+
 /// Asserts that no cancel request is left over: a suspension point passes.
 Task<void> no_stray_cancel() {
     CHECK_FALSE(this_task::cancel_requested());
@@ -251,6 +267,36 @@ TEST_SUITE("timeout") {
             CHECK_FALSE(inner.threw<TimeoutError>());
             CHECK(inner.as<CancelledError>()->message() == "early");
             CHECK(task.cancelling() == 1);
+        }());
+    }
+
+    TEST_CASE("a cancel arriving while the work unwinds the deadline's error wins, with its reason") {
+        // The deadline's CancelledError is on its way out when a user cancel arrives (held by the
+        // cleanup): the scope throws the user's error once, not the deadline's now and the
+        // user's again at the next suspension point.
+        run_test([]() -> Task<void> {
+            auto body = []() -> Task<bool> {
+                Outcome<void> out = co_await outcome_of(with_timeout(2ms, timeout_then_slow_cleanup()));
+                REQUIRE(out.threw<CancelledError>());
+                CHECK(out.as<CancelledError>()->kind() == CancelKind::user);
+                CHECK(out.as<CancelledError>()->message() == "user");
+                co_return this_task::cancel_requested();
+            };
+            TaskHandle<bool> task = spawn(body());
+            co_await sleep(8ms);  // the deadline fired at 2 ms; the cleanup runs until ~22 ms
+            task.cancel("user");
+            const bool still_pending = co_await shield(task);
+            CHECK_FALSE(still_pending);
+            CHECK(task.cancelling() == 1);
+        }());
+    }
+
+    TEST_CASE("a deadline inside non_cancellable cannot interrupt the work; nothing is left pending") {
+        run_test([]() -> Task<void> {
+            const int v = co_await non_cancellable(with_timeout(2ms, value_after(20ms, 5)));
+            CHECK(v == 5);
+            CHECK(this_task::cancelling() == 0);
+            co_await no_stray_cancel();
         }());
     }
 

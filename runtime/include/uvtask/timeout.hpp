@@ -56,6 +56,11 @@ using MoveOnResult = std::conditional_t<std::is_void_v<T>, bool, std::optional<T
 ///   (asyncio).
 /// - The task's `stop_token()` is stop-requested by an expiry and stays so (a stop token cannot
 ///   be reset; DESIGN §3.9).
+/// - Inside `non_cancellable` (and `with_cleanup`'s cleanup) every cancel is held back for the
+///   whole task, a deadline's included (DESIGN §3.7): the bounded work runs to its end and its
+///   value is returned; the expiry is withdrawn, nothing is delivered later. To bound a cleanup,
+///   do not hold cancellation around it: catch the `CancelledError` and run the cleanup under
+///   `with_timeout` (the asyncio idiom; the deadline still converts only its own expiry).
 ///
 /// A Deadline bounds one piece of work (a second `run` throws `InvalidStateError`). It must
 /// outlive the `run` it is awaited in. Not thread-safe: use it on its loop's thread.
