@@ -49,6 +49,7 @@ Loop::~Loop() {
     if (core_ == nullptr) {
         return;
     }
+    core_->close();  // first: a pending task's destructors must not spawn onto a dying loop
     core_->destroy_pending_tasks();
     core_->close_handles();
     if (owned_ != nullptr && !owned_closed_) {

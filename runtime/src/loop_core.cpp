@@ -99,6 +99,7 @@ LoopCore::LoopCore(uv_loop_t* loop)
 }
 
 LoopCore::~LoopCore() {
+    close();
     destroy_pending_tasks();
     close_handles();
     if (tls_current_loop == this) {

@@ -39,6 +39,15 @@ void on_main_done_stop(uv_loop_t* loop) noexcept { uv_stop(loop); }
 
 }  // namespace
 
+void check_run_options(const RunOptions& options) {
+    if (options.shutdown_grace.count() < 0) {
+        throw InvalidDurationError("run(): RunOptions::shutdown_grace is negative");
+    }
+    if (options.time_slice.count() < 0) {
+        throw InvalidDurationError("run(): RunOptions::time_slice is negative");
+    }
+}
+
 void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
     LoopCore& core = loop.core();
     uv_loop_t* uv = core.native();
@@ -74,15 +83,15 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
                            .count());
     uv_timer_t grace{};
     uv_timer_init(uv, &grace);
-    uv_timer_start(
-        &grace, [](uv_timer_t*) noexcept {},
-        static_cast<std::uint64_t>(options.shutdown_grace.count()), 0);
-    uv_unref(reinterpret_cast<uv_handle_t*>(&grace));
-    while (core.live_tasks() > 0 && now_ns() < grace_end) {
+    for (std::uint64_t now = now_ns(); core.live_tasks() > 0 && now < grace_end; now = now_ns()) {
         core.cancel_all("loop shutdown", CancelKind::shutdown, /*once=*/true);
-        uv_ref(reinterpret_cast<uv_handle_t*>(&grace));  // wake up at the end of the grace
+        // Wake up at the end of the grace. Re-armed each turn from the real clock: uv_now() lags
+        // and counts whole milliseconds, so a timer armed once can fire before `grace_end` and
+        // leave the next uv_run waiting on the leftover tasks' own timers (a 10 s sleep).
+        uv_update_time(uv);
+        uv_timer_start(
+            &grace, [](uv_timer_t*) noexcept {}, (grace_end - now + 999'999) / 1'000'000, 0);
         uv_run(uv, UV_RUN_ONCE);
-        uv_unref(reinterpret_cast<uv_handle_t*>(&grace));
     }
     uv_timer_stop(&grace);
 

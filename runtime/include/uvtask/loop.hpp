@@ -25,8 +25,10 @@ namespace uvtask {
 /// are unreferenced except while tasks have work (ready tasks, pending sleeps), so `uv_run`
 /// returns when uvtask has nothing left to do.
 ///
-/// Destroying a Loop destroys tasks still pending — each reported through the exception handler
-/// as "Task was destroyed but it is pending!" with its name — and closes the runtime's handles.
+/// Destroying a Loop closes it to new tasks (`spawn` throws `InvalidStateError`, also from the
+/// destructors that run next), destroys tasks still pending — each reported through the
+/// exception handler as "Task was destroyed but it is pending!" with its name; a handle kept to
+/// one then says it ended cancelled, kind `shutdown` — and closes the runtime's handles.
 /// An owned loop is then run until they are closed and `uv_loop_close`d; an adopted loop gets
 /// the close requests and finishes them on the application's next `uv_run` (the application's
 /// own handles are untouched). Not thread-safe except through `TaskHandle::cancel()`.

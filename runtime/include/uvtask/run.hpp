@@ -28,6 +28,8 @@ struct RunOptions {
 };
 
 namespace detail {
+/// Throws `InvalidDurationError` if `shutdown_grace` or `time_slice` is negative.
+void check_run_options(const RunOptions& options);
 /// Runs the loop until `main` is done, then shuts down: cancels every task left (kind
 /// `shutdown`), waits for them up to the grace period, destroys the rest, closes every handle
 /// and the loop. Throws `InvalidStateError` if the main task can never finish (it waits on
@@ -38,9 +40,11 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options);
 /// Runs `main` on a new loop to completion and returns its result or rethrows its exception
 /// (`CancelledError` if it ended cancelled), like `asyncio.run`. At the end every task left is
 /// cancelled and awaited, every handle closed, and the loop closed. Throws `InvalidStateError` if
-/// this thread already has a Loop (run() cannot nest).
+/// this thread already has a Loop (run() cannot nest), and `InvalidDurationError` for a negative
+/// `shutdown_grace` or `time_slice` (both before `main` starts).
 template <class T>
 T run(Task<T> main, RunOptions options = {}) {
+    detail::check_run_options(options);
     Loop loop;
     TaskHandle<T> handle = spawn(std::move(main), "main");
     detail::run_main(loop, *handle.native_state(), options);

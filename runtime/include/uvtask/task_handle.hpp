@@ -24,15 +24,25 @@ namespace detail {
 
 /// `co_await handle` and `co_await shield(handle)`: wait for a task to end.
 /// Propagating (`Shielded == false`): a cancel of the waiting task is passed on to the awaited
-/// task (DESIGN §3.6) and the waiter keeps waiting for its end. Shielded: the waiter stops
-/// waiting and gets `CancelledError`; the awaited task runs on.
+/// task (DESIGN §3.6) and the waiter keeps waiting for its end — except when the request comes
+/// back to it round a cycle of joins, where it stops waiting as if shielded (the cycle could
+/// never end otherwise). Shielded: the waiter stops waiting and gets `CancelledError`; the
+/// awaited task runs on.
 template <class T, bool Shielded>
 class JoinAwaiter : public SuspensionPoint, private JoinWaiter {
 public:
-    explicit JoinAwaiter(SpawnedTask<T>* target) noexcept : target_(target) {}
+    // Holds a reference: the handle it came from may be dropped while the waiter waits.
+    explicit JoinAwaiter(SpawnedTask<T>* target) noexcept : target_(target) {
+        if (target_ != nullptr) {
+            target_->add_ref();
+        }
+    }
     ~JoinAwaiter() {
         if (JoinWaiter::linked) {
             target_->remove_waiter(this);
+        }
+        if (target_ != nullptr) {
+            target_->release();
         }
     }
     [[nodiscard]] bool await_ready() const noexcept { return false; }
@@ -40,7 +50,7 @@ public:
         if (!begin()) {
             return false;
         }
-        if (target_ == nullptr || target_->loop() != task_->loop() || target_ == task_) {
+        if (target_ == nullptr || target_->loop_id() != task_->loop()->id() || target_ == task_) {
             status_ = Status::misuse;
             return false;
         }
@@ -84,13 +94,24 @@ private:
             self->target_->remove_waiter(self);
             self->wake(Status::cancelled);
         } else {
+            if (self->forwarding_) {
+                // The request came back round a cycle of joins (A awaits B awaits … awaits A):
+                // passing it on again would recurse forever and waiting on would never end, so
+                // this waiter stops waiting, as if shielded, and takes the CancelledError.
+                self->target_->remove_waiter(self);
+                self->wake(Status::cancelled);
+                return;
+            }
             self->propagated_ = true;
+            self->forwarding_ = true;
             self->task_->forward_cancel_to(*self->target_);
+            self->forwarding_ = false;
         }
     }
 
     SpawnedTask<T>* target_;
     bool propagated_ = false;
+    bool forwarding_ = false;  // inside on_cancel_hook's forward (cycle detection)
 };
 
 }  // namespace detail
@@ -158,7 +179,10 @@ public:
     /// Waits for the task to end: its result (a copy; moved out for a move-only `T`), its
     /// exception rethrown, or `CancelledError` if it ended cancelled. A suspension point; if the
     /// waiting task is cancelled meanwhile, the cancel is passed on to this task (asyncio) and
-    /// the waiter goes on waiting for its end — use `shield(handle)` to stop that.
+    /// the waiter goes on waiting for its end — use `shield(handle)` to stop that. Tasks awaiting
+    /// each other in a cycle wait forever (like any deadlock), but a cancel of one of them ends
+    /// them all with `CancelledError`: the request passes round the cycle once, then the task
+    /// it came back to stops waiting.
     /// `InvalidStateError` for a handle of another loop or a task awaiting itself.
     [[nodiscard]] detail::JoinAwaiter<T, false> operator co_await() const noexcept {
         return detail::JoinAwaiter<T, false>{state_.get()};

@@ -83,6 +83,9 @@ public:
 
     [[nodiscard]] std::string name() const;
     [[nodiscard]] LoopCore* loop() const noexcept { return loop_; }
+    /// The id of the task's loop (`LoopCore::id()`): unlike the pointer, never reused by a later
+    /// loop, so a handle from a destroyed loop is recognised as foreign.
+    [[nodiscard]] std::uint64_t loop_id() const noexcept { return loop_id_; }
     [[nodiscard]] bool done() const noexcept { return done_.load(std::memory_order_acquire); }
     [[nodiscard]] Outcome outcome() const noexcept { return outcome_; }
     /// The stored exception (failure or cancellation); marks a failure as retrieved.
