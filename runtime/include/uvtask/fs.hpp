@@ -181,8 +181,8 @@ public:
 
     /// Writes all of `data` (several `write`s) at `offset`, or at the file position when -1.
     /// A Task: each write is a suspension point with the file cancellation rule, so a cancel
-    /// can leave a prefix of `data` written (the bytes of each completed write). `data` must
-    /// outlive the Task. Throws `IoError`.
+    /// can leave a prefix of `data` written (the bytes of each completed write). `data` and the
+    /// File must outlive the Task (await it at once). Throws `IoError`.
     [[nodiscard]] Task<void> write_all(std::span<const std::byte> data,
                                        std::int64_t offset = -1) const;
 

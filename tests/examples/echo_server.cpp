@@ -1,0 +1,134 @@
+// A cancellable echo server with a graceful shutdown (the asyncio "echo server" scenario):
+// every connection is served by its own task in a TaskGroup; Ctrl-C (SIGINT) makes run() cancel
+// the main task, which cancels the pending accept and, through the group, every connection
+// task: each closes its connection (the stream's destructor), and the program ends with every
+// libuv handle closed.
+//
+//   echo_server          self-check (what the test runs): serves two in-process clients on a
+//                        free port, then raises SIGINT on itself
+//   echo_server PORT     serves 127.0.0.1:PORT until Ctrl-C (try: nc 127.0.0.1 PORT)
+#include <uvtask/uvtask.hpp>
+
+#include <array>
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+using namespace std::chrono_literals;
+using uvtask::CancelledError;
+using uvtask::SocketAddress;
+using uvtask::Task;
+using uvtask::TaskGroup;
+using uvtask::TaskHandle;
+using uvtask::TcpListener;
+using uvtask::TcpStream;
+
+namespace {
+
+struct ServerState {
+    int open = 0;                // connections being served
+    int closed_at_shutdown = 0;  // connections closed because the server stopped
+};
+
+// Echoes until the client shuts down its side, or until the server stops (the cancel arrives
+// at read_some or write_all). Either way the stream's destructor closes the connection.
+Task<void> serve_connection(TcpStream stream, int id, ServerState* state) {
+    ++state->open;
+    std::cout << "[server] connection " << id << " opened\n";
+    std::array<char, 4096> buffer{};
+    try {
+        while (true) {
+            const std::size_t n = co_await stream.read_some(buffer);
+            if (n == 0) {
+                break;  // the client is done
+            }
+            co_await stream.write_all(std::string_view(buffer.data(), n));
+        }
+    } catch (const CancelledError&) {
+        --state->open;
+        ++state->closed_at_shutdown;
+        throw;  // a cancelled connection task ends cancelled
+    }
+    --state->open;
+    std::cout << "[server] connection " << id << " finished by the client\n";
+}
+
+Task<void> serve(TcpListener* listener, ServerState* state) {
+    // The body accepts until it is cancelled; the group then cancels and awaits every child.
+    auto body = [listener, state](TaskGroup& group) -> Task<void> {
+        for (int id = 1;; ++id) {
+            TcpStream stream = co_await listener->accept();
+            group.spawn(serve_connection(std::move(stream), id, state));
+        }
+    };
+    co_await uvtask::task_group(body);
+}
+
+// ---- the self-check's clients
+
+Task<TcpStream> echo_once(SocketAddress address, int id, std::string message) {
+    TcpStream client = co_await TcpStream::connect(address);
+    co_await client.write_all(message);
+    std::string reply(message.size(), '\0');
+    co_await client.read_exact(std::span<char>(reply));
+    std::cout << "[client " << id << "] echo: " << reply << "\n";
+    co_return client;  // stays connected
+}
+
+Task<void> wait_for_close(TcpStream* client, int id) {
+    std::array<char, 64> buffer{};
+    const std::size_t n = co_await client->read_some(buffer);
+    std::cout << "[client " << id << "] " << (n == 0 ? "the server closed the connection" : "?")
+              << "\n";
+}
+
+Task<void> demo_clients(SocketAddress address) {
+    TcpStream first = co_await echo_once(address, 1, "hello");
+    TcpStream second = co_await echo_once(address, 2, "hi");
+    std::cout << "[client] raising SIGINT (as Ctrl-C would)\n";
+    std::raise(SIGINT);  // run() cancels the main task
+    co_await wait_for_close(&first, 1);
+    co_await wait_for_close(&second, 2);
+}
+
+Task<void> amain(std::optional<std::uint16_t> port) {
+    TcpListener listener = TcpListener::bind("127.0.0.1", port.value_or(0));
+    TaskHandle<void> clients;
+    if (port) {
+        std::cout << "[server] listening on " << listener.local_address().to_string()
+                  << ", Ctrl-C to stop" << std::endl;
+    } else {
+        std::cout << "[server] listening on 127.0.0.1 (a free port)\n";
+        clients = uvtask::spawn(demo_clients(listener.local_address()), "clients");
+    }
+    ServerState state;
+    try {
+        co_await serve(&listener, &state);
+    } catch (const CancelledError& stop) {
+        // The graceful shutdown itself: the accept and every connection were cancelled and have
+        // ended. Catching it here (refusing at the top) lets main finish and the program exit 0.
+        std::cout << "[server] stopping on " << stop.message() << " ("
+                  << uvtask::to_string(stop.kind()) << "): closed " << state.closed_at_shutdown
+                  << " connection(s), " << state.open << " still open\n";
+    }
+    listener.close();
+    if (clients.valid()) {
+        co_await clients;
+    }
+    std::cout << "[server] bye\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::optional<std::uint16_t> port;
+    if (argc > 1) {
+        port = static_cast<std::uint16_t>(std::atoi(argv[1]));
+    }
+    uvtask::run(amain(port));
+    return 0;
+}

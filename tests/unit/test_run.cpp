@@ -1,0 +1,324 @@
+// run(): asyncio.run for C++ — the result, a clean shutdown (DESIGN §5), SIGINT, deadlocks.
+#include <uvtask/run.hpp>
+
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "run_test.hpp"
+
+using namespace uvtask;
+using namespace std::chrono_literals;
+using uvtask::testing::Counted;
+
+namespace {
+
+// Records what run()'s loop reports; the tests that expect none check that it stays empty.
+struct Reports {
+    std::vector<ExceptionContext> seen;
+    RunOptions options() {
+        RunOptions o;
+        o.exception_handler = [this](const ExceptionContext& c) { seen.push_back(c); };
+        return o;
+    }
+};
+
+Task<int> returns_after_sleep(int value) {
+    co_await sleep(1ms);
+    co_return value;
+}
+
+Task<std::unique_ptr<int>> move_only(int value) {
+    co_await yield_now();
+    co_return std::make_unique<int>(value);
+}
+
+Task<void> fails(std::string what) {
+    co_await yield_now();
+    throw std::runtime_error(what);
+}
+
+Task<void> sleeps_forever() { co_await sleep(10s); }
+
+struct Cleanup {
+    bool caught = false;
+    std::string message;
+    CancelKind kind = CancelKind::user;
+    bool async_cleanup_done = false;
+};
+
+Task<void> async_cleanup(Cleanup* out) {
+    co_await sleep(1ms);  // an awaited cleanup step: shutdown must wait for it
+    out->async_cleanup_done = true;
+}
+
+// A leftover task: sleeps, and on cancellation cleans up (in the catch, then asynchronously).
+Task<void> leftover(Cleanup* out) {
+    Counted local;
+    bool cancelled = false;
+    try {
+        co_await sleep(10s);
+    } catch (const CancelledError& e) {
+        out->caught = true;
+        out->message = e.message();
+        out->kind = e.kind();
+        cancelled = true;
+    }
+    if (cancelled) {
+        co_await non_cancellable(async_cleanup(out));
+        throw CancelledError(out->message, out->kind);
+    }
+}
+
+// Refuses every cancellation. `*slept_through` tells whether a 10 s sleep ever ran to its end
+// (it must not: the task is destroyed when the grace period ends).
+Task<void> stubborn(int* refusals, bool* slept_through) {
+    Counted local;
+    for (;;) {
+        try {
+            co_await sleep(10s);
+            *slept_through = true;
+        } catch (const CancelledError&) {
+            ++*refusals;
+        }
+    }
+}
+
+Task<void> awaits(TaskHandle<void>* target) {
+    Counted local;
+    co_await *target;
+}
+
+// Two tasks awaiting each other, and main awaiting one of them: nothing can ever finish.
+Task<void> deadlocked_main() {
+    TaskHandle<void> a;
+    TaskHandle<void> b;
+    a = spawn(awaits(&b), "a");
+    b = spawn(awaits(&a), "b");
+    co_await a;
+}
+
+}  // namespace
+
+TEST_SUITE("run") {
+    TEST_CASE("run() returns the main task's value") {
+        Reports reports;
+        CHECK(run(returns_after_sleep(7), reports.options()) == 7);
+        std::unique_ptr<int> p = run(move_only(8), reports.options());
+        REQUIRE(p != nullptr);
+        CHECK(*p == 8);
+        bool ran = false;
+        run(
+            [](bool* flag) -> Task<void> {
+                co_await yield_now();
+                *flag = true;
+            }(&ran),
+            reports.options());
+        CHECK(ran);
+        CHECK(reports.seen.empty());
+        CHECK(Loop::current() == nullptr);
+    }
+
+    TEST_CASE("run() rethrows the main task's exception") {
+        Reports reports;
+        CHECK_THROWS_WITH_AS(run(fails("main broke"), reports.options()), "main broke",
+                             std::runtime_error);
+        CHECK(reports.seen.empty());  // main's failure is retrieved by run(), not reported
+        CHECK(Loop::current() == nullptr);
+    }
+
+    TEST_CASE("run() throws CancelledError when the main task ended cancelled") {
+        Reports reports;
+        try {
+            run(
+                []() -> Task<void> {
+                    TaskHandle<void> child = spawn(sleeps_forever());
+                    TaskHandle<void> canceller = spawn([](TaskHandle<void> c) -> Task<void> {
+                        co_await yield_now();
+                        c.cancel("child stopped");
+                    }(child));
+                    co_await child;  // its CancelledError escapes main: main ends cancelled
+                    FAIL("the join returned");
+                }(),
+                reports.options());
+            FAIL("run() returned");
+        } catch (const CancelledError& e) {
+            CHECK(e.message() == "child stopped");
+        }
+        CHECK(reports.seen.empty());
+    }
+
+    TEST_CASE("at the end of run() every leftover task is cancelled (kind shutdown) and awaited") {
+        Reports reports;
+        Cleanup first;
+        Cleanup second;
+        CHECK(Counted::alive == 0);
+        const int v = run(
+            [](Cleanup* a, Cleanup* b) -> Task<int> {
+                (void)spawn(leftover(a), "leftover-1");
+                (void)spawn(leftover(b), "leftover-2");
+                co_await yield_now();  // both are sleeping now
+                co_return 3;
+            }(&first, &second),
+            reports.options());
+        CHECK(v == 3);
+        for (Cleanup* c : {&first, &second}) {
+            CHECK(c->caught);
+            CHECK(c->kind == CancelKind::shutdown);
+            CHECK(c->async_cleanup_done);  // shutdown waited for the async cleanup
+        }
+        CHECK(Counted::alive == 0);
+        CHECK(reports.seen.empty());
+    }
+
+    TEST_CASE("a task spawned during shutdown is cancelled and awaited too") {
+        Reports reports;
+        TaskHandle<void> late;
+        run(
+            [](TaskHandle<void>* out) -> Task<void> {
+                auto spawns_when_cancelled = [](TaskHandle<void>* o) -> Task<void> {
+                    try {
+                        co_await sleep(10s);
+                    } catch (const CancelledError&) {
+                        *o = spawn(sleeps_forever(), "late");
+                        throw;
+                    }
+                };
+                (void)spawn(spawns_when_cancelled(out));
+                co_await yield_now();
+            }(&late),
+            reports.options());
+        REQUIRE(late.valid());
+        CHECK(late.done());
+        CHECK(late.cancelled());
+        CHECK(reports.seen.empty());
+    }
+
+    TEST_CASE("a leftover task refusing cancellation past shutdown_grace is destroyed, reported") {
+        Reports reports;
+        RunOptions options = reports.options();
+        options.shutdown_grace = 50ms;
+        int refusals = 0;
+        bool slept_through = false;
+        CHECK(Counted::alive == 0);
+        const int v = run(
+            [](int* r, bool* s) -> Task<int> {
+                (void)spawn(stubborn(r, s), "stubborn");
+                co_await yield_now();
+                co_return 5;
+            }(&refusals, &slept_through),
+            options);
+        CHECK(v == 5);  // main's value is still returned
+        CHECK(refusals == 1);  // shutdown asks once
+        CHECK_FALSE(slept_through);  // destroyed when the grace ended, not left to run on
+        CHECK(Counted::alive == 0);  // its frame was destroyed
+        REQUIRE(reports.seen.size() == 1);
+        CHECK(reports.seen[0].message == "Task was destroyed but it is pending!");
+        CHECK(reports.seen[0].task_name == "stubborn");
+        CHECK(Loop::current() == nullptr);
+    }
+
+    TEST_CASE("SIGINT during run() cancels the main task with \"SIGINT\", kind signal") {
+        Reports reports;
+        std::string message;
+        CancelKind kind = CancelKind::user;
+        const int v = run(
+            [](std::string* m, CancelKind* k) -> Task<int> {
+                std::raise(SIGINT);
+                try {
+                    co_await sleep(10s);
+                } catch (const CancelledError& e) {
+                    *m = e.message();
+                    *k = e.kind();
+                }
+                co_return 1;  // refusing: main's value is run()'s result
+            }(&message, &kind),
+            reports.options());
+        CHECK(v == 1);
+        CHECK(message == "SIGINT");
+        CHECK(kind == CancelKind::signal);
+        CHECK(reports.seen.empty());
+    }
+
+    TEST_CASE("SIGINT that ends the main task makes run() throw CancelledError(\"SIGINT\")") {
+        Reports reports;
+        try {
+            run(
+                []() -> Task<void> {
+                    std::raise(SIGINT);
+                    co_await sleep(10s);
+                    FAIL("the sleep was not cancelled");
+                }(),
+                reports.options());
+            FAIL("run() returned");
+        } catch (const CancelledError& e) {
+            CHECK(e.message() == "SIGINT");
+            CHECK(e.kind() == CancelKind::signal);
+        }
+        CHECK(reports.seen.empty());
+    }
+
+    TEST_CASE("a second SIGINT during run() kills the process") {
+        const pid_t child = fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            try {
+                run([]() -> Task<void> {
+                    std::raise(SIGINT);
+                    try {
+                        co_await sleep(10s);
+                    } catch (const CancelledError&) {
+                    }
+                    std::raise(SIGINT);
+                    co_await sleep(10s);
+                }());
+            } catch (...) {
+                _exit(4);
+            }
+            _exit(3);  // not reached if the second SIGINT killed us
+        }
+        int status = 0;
+        REQUIRE(waitpid(child, &status, 0) == child);
+        CHECK(WIFSIGNALED(status));
+        CHECK(WTERMSIG(status) == SIGINT);
+    }
+
+    TEST_CASE("a main task that can never finish makes run() throw InvalidStateError, cleanly") {
+        Reports reports;
+        CHECK(Counted::alive == 0);
+        try {
+            run(deadlocked_main(), reports.options());
+            FAIL("run() returned");
+        } catch (const InvalidStateError& e) {
+            CHECK(std::string(e.what()).find("never finish") != std::string::npos);
+        }
+        CHECK(Counted::alive == 0);
+        CHECK(reports.seen.empty());  // the tasks ended when cancelled: nothing destroyed pending
+        CHECK(Loop::current() == nullptr);
+        CHECK(run(returns_after_sleep(1)) == 1);  // and the thread can run() again
+    }
+
+    TEST_CASE("run() can be called many times in a row on the same thread") {
+        Reports reports;
+        for (int i = 0; i < 20; ++i) {
+            const int v = run(
+                [](int n) -> Task<int> {
+                    TaskHandle<int> child = spawn(returns_after_sleep(n));
+                    (void)spawn(sleeps_forever());  // a leftover each time
+                    const int got = co_await child;
+                    co_return got;
+                }(i),
+                reports.options());
+            CHECK(v == i);
+            CHECK(Loop::current() == nullptr);
+        }
+        CHECK(reports.seen.empty());
+    }
+}
