@@ -141,6 +141,7 @@ void LoopCore::drain() noexcept {
     draining_ = true;
     const std::uint64_t start = now_ns();
     std::uint64_t last = start;
+    drain_clock_ns_ = start;
     std::uint32_t countdown = batch_stride_;
     while (TaskState* task = ready_head_) {
         ready_head_ = task->next_ready;
@@ -155,6 +156,7 @@ void LoopCore::drain() noexcept {
             // The clock is read every `batch_stride_` resumes, the stride adapting so that a
             // batch reads it about eight times: cheap yields, and long steps still bounded.
             const std::uint64_t now = now_ns();
+            drain_clock_ns_ = now;
             if (now - start >= batch_budget_ns) {
                 break;
             }
@@ -198,10 +200,13 @@ void LoopCore::unlink_live(TaskState* task) noexcept {
 bool LoopCore::slice_check_clock() noexcept {
     const std::uint64_t now = now_ns();
     if (slice_started_ns_ == 0) {
-        slice_started_ns_ = now;
+        // The task's first clock read since it was resumed. Its slice began at the resume, not
+        // now (work before the first checkpoint counts); the ready queue's last clock read is
+        // a free bound no later than the resume, so a checkpoint may yield early, never late.
+        slice_started_ns_ = drain_clock_ns_ != 0 ? drain_clock_ns_ : now;
         slice_last_ns_ = now;
         slice_countdown_ = slice_stride_;
-        return time_slice_ns_ == 0;
+        return now - slice_started_ns_ >= time_slice_ns_;
     }
     if (now - slice_started_ns_ >= time_slice_ns_) {
         slice_countdown_ = 1;

@@ -130,6 +130,7 @@ private:
     std::uint32_t slice_countdown_ = 1;  // checkpoint(): calls left before the next clock read
     std::uint32_t slice_stride_ = 1;
     std::uint64_t slice_started_ns_ = 0;  // 0: the running task has not read the clock yet
+    std::uint64_t drain_clock_ns_ = 0;    // the ready queue's last clock read (before a resume)
     std::uint64_t slice_last_ns_ = 0;
     std::uint64_t task_counter_ = 0;
     TaskState* live_head_ = nullptr;
