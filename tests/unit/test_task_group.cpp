@@ -345,6 +345,22 @@ TEST_SUITE("task_group") {
         }());
     }
 
+    TEST_CASE("a deadline around a group cancels its children and becomes TimeoutError") {
+        run_test([]() -> Task<void> {
+            ChildLog a;
+            auto body = [](TaskGroup& group, ChildLog* a) -> Task<void> {
+                group.spawn(sleeper(10s, a));
+                co_return;  // the deadline expires while the group waits for the child
+            };
+            Outcome<void> out = co_await outcome_of(with_timeout(5ms, task_group(body, &a)));
+            REQUIRE(out.threw<TimeoutError>());
+            CHECK(a.cancelled);
+            CHECK(a.kind == CancelKind::timeout);
+            CHECK(this_task::cancelling() == 0);
+            co_await no_stray_cancel();
+        }());
+    }
+
     TEST_CASE("a body awaiting a failed child sees the failure, and the group keeps it too") {
         run_test([]() -> Task<void> {
             auto body = [](TaskGroup& group) -> Task<void> {
