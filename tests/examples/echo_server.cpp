@@ -79,25 +79,26 @@ Task<TcpStream> echo_once(SocketAddress address, int id, std::string message) {
     co_return client;  // stays connected
 }
 
-Task<void> wait_for_close(TcpStream* client, int id) {
+Task<bool> closed_by_server(TcpStream* client) {
     std::array<char, 64> buffer{};
     const std::size_t n = co_await client->read_some(buffer);
-    std::cout << "[client " << id << "] " << (n == 0 ? "the server closed the connection" : "?")
-              << "\n";
+    co_return n == 0;
 }
 
-Task<void> demo_clients(SocketAddress address) {
+// Returns how many of its connections the server closed.
+Task<int> demo_clients(SocketAddress address) {
     TcpStream first = co_await echo_once(address, 1, "hello");
     TcpStream second = co_await echo_once(address, 2, "hi");
     std::cout << "[client] raising SIGINT (as Ctrl-C would)\n";
     std::raise(SIGINT);  // run() cancels the main task
-    co_await wait_for_close(&first, 1);
-    co_await wait_for_close(&second, 2);
+    const bool first_closed = co_await closed_by_server(&first);
+    const bool second_closed = co_await closed_by_server(&second);
+    co_return (first_closed ? 1 : 0) + (second_closed ? 1 : 0);
 }
 
 Task<void> amain(std::optional<std::uint16_t> port) {
     TcpListener listener = TcpListener::bind("127.0.0.1", port.value_or(0));
-    TaskHandle<void> clients;
+    TaskHandle<int> clients;
     if (port) {
         std::cout << "[server] listening on " << listener.local_address().to_string()
                   << ", Ctrl-C to stop" << std::endl;
@@ -117,7 +118,8 @@ Task<void> amain(std::optional<std::uint16_t> port) {
     }
     listener.close();
     if (clients.valid()) {
-        co_await clients;
+        const int closed = co_await clients;
+        std::cout << "[client] the server closed " << closed << " of my 2 connections\n";
     }
     std::cout << "[server] bye\n";
 }

@@ -146,15 +146,17 @@ TEST_SUITE("process") {
 
     TEST_CASE("a child that exited before the cancel reached the wait returns its status") {
         run_test([]() -> Task<void> {
-            Process child = spawn_process({"true"});
-            bool started = false;
-            auto waiting = spawn([](Process* p, bool* go) -> Task<bool> {
-                *go = true;
+            ProcessOptions options;
+            options.stdin_mode = StdioMode::pipe;  // cat exits when its stdin ends
+            options.stdout_mode = StdioMode::ignore;
+            Process child = spawn_process({"cat"}, options);
+            auto waiting = spawn([](Process* p) -> Task<bool> {
                 const ExitStatus status = co_await p->wait();
                 co_return status.success() && this_task::cancel_requested();
-            }(&child, &started));
-            CancelAfterCompletion canceller(
-                waiting, [&] { return started && uvtask::testing::some_task_ready(); });
+            }(&child));
+            co_await yield_now();  // waiting in wait(); the child waits for its stdin
+            CancelAfterCompletion canceller(waiting);
+            child.stdin_pipe().close();  // the child exits; only `waiting` can become ready
             const bool exited_then_cancelled = co_await waiting;
             CHECK(canceller.fired());
             CHECK(exited_then_cancelled);
