@@ -468,6 +468,37 @@ TEST_SUITE("tcp") {
         }());  // run_test checks that no handle is left (uv_loop_close == 0)
     }
 
+    TEST_CASE("wait_for bounds a connect to a server that never answers: TimeoutError") {
+        run_test([]() -> Task<void> {
+            StalledListener stalled;
+            bool timed_out = false;
+            try {
+                TcpStream never = co_await wait_for(TcpStream::connect(stalled.address()), 50ms);
+                (void)never;
+            } catch (const TimeoutError&) {
+                timed_out = true;  // the connect was cancelled (socket closed) before this
+            }
+            CHECK(timed_out);
+        }());  // run_test: no handle left behind
+    }
+
+    TEST_CASE("write returns how many bytes it wrote; write_all writes them all") {
+        run_test([]() -> Task<void> {
+            auto pair = co_await connected_pair();
+            TcpStream& client = pair.first;
+            TcpStream& server = pair.second;
+            const std::size_t some = co_await client.write("0123456789");
+            CHECK(some >= 1);
+            CHECK(some <= 10);
+            co_await client.write_all(std::string_view("0123456789").substr(some));
+            const std::size_t none = co_await client.write("");
+            CHECK(none == 0);
+            std::string got;
+            co_await read_exact_into(&server, &got, 10);
+            CHECK(got == "0123456789");
+        }());
+    }
+
     TEST_CASE("a connect that completed before the cancel reached it returns the stream") {
         run_test([]() -> Task<void> {
             TcpListener listener = TcpListener::bind("127.0.0.1", 0);
