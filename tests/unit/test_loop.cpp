@@ -185,8 +185,8 @@ TEST_SUITE("loop") {
             app.victim = spawn(victim(&log), "still-sleeping");
             uv_run(&loop, UV_RUN_NOWAIT);  // it starts and sleeps
             REQUIRE(Counted::alive == 1);
-            uv_timer_start(&app.timer, [](uv_timer_t* t) { ++static_cast<App*>(t->data)->fired; },
-                           1, 0);
+            uv_timer_start(
+                &app.timer, [](uv_timer_t* t) { ++static_cast<App*>(t->data)->fired; }, 1, 0);
         }
         CHECK(Counted::alive == 0);
         REQUIRE(reports.size() == 1);

@@ -370,8 +370,9 @@ TEST_SUITE("misuse") {
 
     TEST_CASE("6 sleep() awaited outside a task is an InvalidStateError") {
         CHECK(contains(outside_task_error([] { return sleep(1ms); }), "sleep()"));
-        CHECK(contains(outside_task_error([] { return sleep_until(std::chrono::steady_clock::now()); }),
-                       "outside"));
+        CHECK(contains(
+            outside_task_error([] { return sleep_until(std::chrono::steady_clock::now()); }),
+            "outside"));
     }
 
     TEST_CASE("6 co_await on a handle outside a task is an InvalidStateError") {
@@ -545,6 +546,7 @@ TEST_SUITE("misuse") {
         REQUIRE(uv_loop_init(&loop) == 0);
         Reports reports;
         CHECK(Counted::alive == 0);
+        int callback_calls = 0;
         TaskHandle<void> kept;
         {
             Loop adopted(&loop);
@@ -557,7 +559,10 @@ TEST_SUITE("misuse") {
             (void)spawn(sleeps_holding(Counted{}), "not-started");
             CHECK(Counted::alive == 5);
             REQUIRE_FALSE(kept.done());
+            kept.add_done_callback(
+                [&callback_calls](const TaskHandle<void>&) { ++callback_calls; });
         }
+        CHECK(callback_calls == 0);  // a task destroyed while pending drops its callbacks
         CHECK(Counted::alive == 0);
         REQUIRE(reports.seen.size() == 3);
         std::vector<std::string> names;

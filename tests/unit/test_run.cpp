@@ -215,8 +215,8 @@ TEST_SUITE("run") {
                 co_return 5;
             }(&refusals, &slept_through),
             options);
-        CHECK(v == 5);  // main's value is still returned
-        CHECK(refusals == 1);  // shutdown asks once
+        CHECK(v == 5);               // main's value is still returned
+        CHECK(refusals == 1);        // shutdown asks once
         CHECK_FALSE(slept_through);  // destroyed when the grace ended, not left to run on
         CHECK(Counted::alive == 0);  // its frame was destroyed
         REQUIRE(reports.seen.size() == 1);

@@ -293,7 +293,8 @@ TEST_SUITE("task_handle") {
         CHECK(Counted::alive == 0);
     }
 
-    TEST_CASE("a join keeps the awaited task alive even if every handle to it is dropped meanwhile") {
+    TEST_CASE(
+        "a join keeps the awaited task alive even if every handle to it is dropped meanwhile") {
         run_test([]() -> Task<void> {
             auto holder = std::make_unique<TaskHandle<int>>(spawn(returns_after_yield(21)));
             auto waiter = [](TaskHandle<int>* target) -> Task<int> {
@@ -309,7 +310,8 @@ TEST_SUITE("task_handle") {
         }());
     }
 
-    TEST_CASE("a failed task's exception is rethrown by co_await, by result(), and by exception()") {
+    TEST_CASE(
+        "a failed task's exception is rethrown by co_await, by result(), and by exception()") {
         run_test([]() -> Task<void> {
             TaskHandle<void> h = spawn(fails("broken"));
             CHECK_THROWS_WITH_AS(co_await h, "broken", std::runtime_error);

@@ -166,7 +166,11 @@ public:
     /// The task's name (given to `spawn`, or "Task-N").
     [[nodiscard]] std::string name() const { return state().name(); }
     /// Calls `callback(handle)` on the loop's thread when the task is done — at once if it is
-    /// done already. An exception from the callback goes to the loop's exception handler.
+    /// done already — exactly once. Callbacks run synchronously as the task ends (after its
+    /// joiners were woken, before they resume), not on a later loop turn as in asyncio. An
+    /// exception from the callback goes to the loop's exception handler; the other callbacks
+    /// still run. A task destroyed while pending (its Loop destroyed, or `run()`'s grace
+    /// period over) drops its callbacks without calling them.
     template <class Callback>
         requires std::invocable<Callback&, const TaskHandle&>
     void add_done_callback(Callback callback) const {

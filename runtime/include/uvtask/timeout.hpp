@@ -62,8 +62,9 @@ using MoveOnResult = std::conditional_t<std::is_void_v<T>, bool, std::optional<T
 ///   do not hold cancellation around it: catch the `CancelledError` and run the cleanup under
 ///   `with_timeout` (the asyncio idiom; the deadline still converts only its own expiry).
 ///
-/// A Deadline bounds one piece of work (a second `run` throws `InvalidStateError`). It must
-/// outlive the `run` it is awaited in. Not thread-safe: use it on its loop's thread.
+/// Resolution: the loop's libuv timer (milliseconds, never early), like `sleep`. A Deadline bounds
+/// one piece of work (a second `run` throws `InvalidStateError`). It must outlive the `run` it is
+/// awaited in. Not thread-safe: use it on its loop's thread.
 class Deadline : private detail::TimerNode {
 public:
     using Clock = std::chrono::steady_clock;
