@@ -12,7 +12,7 @@ FILES default to bench/out/uvtask.json and bench/out/peer-*.json. Prints (stdout
     better on that column.
 Writes into DIR (default bench/out): results.json (machine, versions, every metric with every
 percentile, without the raw samples), table.md (the same tables in Markdown) and latency.png
-(ECDF of the S1a, S1b, S3 and S5 latency samples per runtime, log-x).
+(ECDF of the S1a, S1b, S3, S5, S6 and S7b latency samples per runtime, log-x).
 """
 import argparse
 import datetime
@@ -45,9 +45,19 @@ COLUMNS = [
     ("S4 1m", "cancel/s", "S4_1m_cancels_per_s", "value", "rate"),
     ("S5 µs", "p50", "S5", "p50", "lat"),
     ("S5 µs", "p99", "S5", "p99", "lat"),
+    ("S6 µs", "p50", "S6", "p50", "lat"),
+    ("S6 µs", "p99", "S6", "p99", "lat"),
+    ("S7a µs", "p50", "S7a", "p50", "lat"),
+    ("S7a µs", "p99", "S7a", "p99", "lat"),
+    ("S7b µs", "p50", "S7b", "p50", "lat"),
+    ("S7b µs", "p99", "S7b", "p99", "lat"),
 ]
+# The text table is printed in two panels so that it fits a terminal: S1–S3, then S4–S7.
+PANEL_SPLIT = 8
 PLOTTED = [("S1a", "S1a: cancel → task's handler"), ("S1b", "S1b: cancel → canceller's join"),
-           ("S3", "S3: CPU-bound task, timer cancel → handler"), ("S5", "S5: cancel from another thread → handler")]
+           ("S3", "S3: CPU-bound task, timer cancel → handler"), ("S5", "S5: cancel from another thread → handler"),
+           ("S6", "S6: cancel a blocked TCP read → handler"),
+           ("S7b", "S7b: cancel a thread-pool job → handler after the job ended")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,6 +195,11 @@ def text_table(head1, head2, rows):
     return "\n".join(lines)
 
 
+def panel(row, lo, hi):
+    """The first cell and cells [lo, hi) of a table row; a skipped runtime's 2-cell row as it is."""
+    return row if len(row) == 2 else [row[0]] + row[lo:hi]
+
+
 def md_table(head, rows):
     out = ["| " + " | ".join(head) + " |",
            "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
@@ -206,7 +221,7 @@ def plot(runs, path, title):
         return False
     colors = {"uvtask": "#000000", "asyncio": "#1f77b4", "uvloop": "#17becf", "trio": "#9467bd",
               "node": "#2ca02c", "asio-exc": "#d62728", "asio-ec": "#ff7f0e", "tokio": "#8c564b"}
-    fig, axes = plt.subplots(2, 2, figsize=(14, 9))
+    fig, axes = plt.subplots(2, 3, figsize=(18, 9))
     handles = {}
     for ax, (metric, label) in zip(axes.flat, PLOTTED):
         drawn = 0
@@ -291,22 +306,32 @@ def main():
                                            for c in COLUMNS])
 
     notes = []
-    if uv is not None and "floor_throw_catch" in uv.get("metrics", {}):
-        f = uv["metrics"]["floor_throw_catch"]
-        notes.append(f"floor (uvtask): one C++ throw+catch of CancelledError: p50 {fmt(f.get('p50'), 'lat')} µs, "
-                     f"p99 {fmt(f.get('p99'), 'lat')} µs")
+    floors = [("floor_throw_catch", "one C++ throw+catch of CancelledError, hot"),
+              ("floor_cold_throw_catch", "the same after S3's spinning (cold), the floor of S3"),
+              ("floor_thread_wake", "waking a thread blocked in epoll_wait, no runtime, the floor of S5")]
+    for name, label in floors:
+        f = uv.get("metrics", {}).get(name) if uv is not None else None
+        if isinstance(f, dict):
+            notes.append(f"floor: {label}: p50 {fmt(f.get('p50'), 'lat')} µs, p99 {fmt(f.get('p99'), 'lat')} µs")
     notes.append("S1a cancel→task's handler, S1b cancel→canceller's join, S2 yield/checkpoint cost, "
-                 "S3 CPU-bound task cancelled by a timer, S4 N sleeping tasks, S5 cancel from another thread "
-                 "(bench/PROTOCOL.md). – = no equivalent / not run.")
+                 "S3 CPU-bound task cancelled by a timer, S4 N sleeping tasks, S5 cancel from another thread, "
+                 "S6 cancel a blocked loopback TCP read, S7a cancel→a thread-pool job sees it, S7b →the "
+                 "task's handler once the job ended (bench/PROTOCOL.md). – = no equivalent / not run.")
 
     out = []
     out += header
     out.append("")
-    out.append(text_table(head1, head2, rows))
-    if rrows:
+    for lo, hi in ((1, PANEL_SPLIT + 1), (PANEL_SPLIT + 1, len(head2))):
+        out.append(text_table(panel(head1, lo, hi), panel(head2, lo, hi), [panel(r, lo, hi) for r in rows]))
         out.append("")
+    if rrows:
         out.append("uvtask's advantage (peer/uvtask for latencies and costs, uvtask/peer for cancels/s; > 1 = uvtask better):")
-        out.append(text_table(head1, ["vs peer"] + head2[1:], rrows))
+        rhead2 = ["vs peer"] + head2[1:]
+        for lo, hi in ((1, PANEL_SPLIT + 1), (PANEL_SPLIT + 1, len(head2))):
+            out.append(text_table(panel(head1, lo, hi), panel(rhead2, lo, hi), [panel(r, lo, hi) for r in rrows]))
+            out.append("")
+    if out[-1] == "":
+        out.pop()
     out.append("")
     out += notes
     print("\n".join(out))

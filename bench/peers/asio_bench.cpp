@@ -1,4 +1,4 @@
-// Asio (standalone, C++20 coroutines) peer for bench/PROTOCOL.md (scenarios S1..S5).
+// Asio (standalone, C++20 coroutines) peer for bench/PROTOCOL.md (scenarios S1..S7).
 //
 //     g++ -std=c++20 -O2 -pthread bench/peers/asio_bench.cpp -o bench/out/asio_bench
 //     bench/out/asio_bench --variant exc|ec [--quick] [--only S1,S2]
@@ -14,11 +14,22 @@
 //             `if (ec == asio::error::operation_aborted)` branch.
 // yield = `co_await asio::post(executor, use_awaitable)` (ec: `as_tuple(use_awaitable)`).
 // S5: a second std::thread does `asio::post(io_context, [&]{ signal.emit(terminal); })`.
+// S6: the task's read is `co_await socket.async_read_some(asio::buffer(buf), use_awaitable)` on
+// the accepted side of a loopback `ip::tcp` connection (Asio's reactive sockets support
+// per-operation terminal/partial/total cancellation: only that read is aborted, the socket stays
+// usable, which the scenario checks at the end).
+// S7: the job runs on an `asio::thread_pool` through a small asynchronous operation
+// (`async_run_on_pool`, an `async_initiate` initiation): it posts the job to the pool, installs a
+// handler on the operation's associated cancellation slot that requests a `std::stop_source`
+// (the job polls the `std::stop_token`), and completes on the caller's executor once the job has
+// returned - with `operation_aborted` if a stop was requested. The task co_awaits it like any other
+// operation, so its handler (catch / `if`) necessarily runs after the job has returned.
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/channel.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -29,6 +40,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <stop_token>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -61,6 +73,8 @@ struct Params {
   int64_t s3_spin_ns = 10000;
   std::vector<std::pair<std::string, long>> s4_sizes{{"100k", 100000}, {"1m", 1000000}};
   int s5_warmup = 100, s5_reps = 2000;
+  int s6_warmup = 500, s6_reps = 10000;
+  int s7_warmup = 100, s7_reps = 2000;
   void set_quick() {
     quick = true;
     s1_warmup = 100; s1_reps = 1000;
@@ -68,6 +82,8 @@ struct Params {
     s3_warmup = 3; s3_reps = 30; s3_delay = 10ms;
     s4_sizes = {{"100k", 100000}};
     s5_warmup = 20; s5_reps = 200;
+    s6_warmup = 100; s6_reps = 1000;
+    s7_warmup = 20; s7_reps = 200;
   }
 };
 
@@ -430,6 +446,206 @@ static awaitable<void> s5(const Params& p, Metrics& m, asio::io_context& ctx) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// S6: cancel a task blocked on a loopback TCP read (async_read_some on the accepted socket).
+
+struct ReadRec {
+  bool started = false;
+  int64_t t_handler = 0;
+  size_t n = 0;
+  char first = 0;
+  std::string result;
+};
+
+template <bool EC>
+static awaitable<std::string> reader_worker(ReadRec& rec, asio::ip::tcp::socket& sock) {
+  std::array<char, 4096> buf;
+  rec.started = true;
+  if constexpr (EC) {
+    auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf), as_tuple(use_awaitable));
+    if (ec == asio::error::operation_aborted) {
+      rec.t_handler = now_ns();
+      co_return "Canceled";
+    }
+    if (ec) co_return "Error: " + ec.message();
+    rec.n = n;
+  } else {
+    try {
+      rec.n = co_await sock.async_read_some(asio::buffer(buf), use_awaitable);
+    } catch (const asio::system_error& e) {
+      if (e.code() != asio::error::operation_aborted) co_return "Error: " + e.code().message();
+      rec.t_handler = now_ns();
+      co_return "Canceled";
+    }
+  }
+  if (rec.n > 0) rec.first = buf[0];
+  co_return "Read";
+}
+
+template <bool EC>
+static void spawn_reader(const asio::any_io_executor& ex, ReadRec& rec, asio::ip::tcp::socket& sock,
+                         asio::cancellation_signal& sig, JoinChannel& done) {
+  asio::co_spawn(ex, reader_worker<EC>(rec, sock),
+                 asio::bind_cancellation_slot(
+                     sig.slot(), [&done](std::exception_ptr e, std::string r) {
+                       if (e) std::rethrow_exception(e);
+                       done.try_send(asio::error_code{}, std::move(r));
+                     }));
+}
+
+template <bool EC>
+static awaitable<void> s6(const Params& p, Metrics& m) {
+  auto ex = co_await this_coro::executor;
+  JoinChannel done(ex, 1);
+  // Set-up (once): listener on 127.0.0.1:0, one client connection, the server side accepted.
+  asio::ip::tcp::acceptor acceptor(ex, {asio::ip::make_address("127.0.0.1"), 0});
+  asio::ip::tcp::socket client(ex);
+  client.connect(acceptor.local_endpoint());
+  asio::ip::tcp::socket server = acceptor.accept();
+  std::vector<int64_t> samples;
+  samples.reserve(p.s6_reps);
+  for (int i = 0; i < p.s6_warmup + p.s6_reps; ++i) {
+    ReadRec rec;
+    asio::cancellation_signal sig;
+    spawn_reader<EC>(ex, rec, server, sig, done);
+    while (!rec.started) co_await yield_now<EC>(ex);
+    co_await yield_now<EC>(ex);  // once more: the read is really pending
+    const int64_t t0 = now_ns();
+    sig.emit(asio::cancellation_type::terminal);
+    rec.result = co_await join<EC>(done);
+    if (rec.result != "Canceled") throw std::runtime_error("S6 rep " + std::to_string(i) + ": " + rec.result);
+    if (i >= p.s6_warmup) samples.push_back(rec.t_handler - t0);
+  }
+  // The socket must still work: the client writes one byte, a last read returns it (bounded by
+  // a 5 s timer that cancels the read, so a lost socket fails instead of hanging).
+  const char byte = 'x';
+  asio::write(client, asio::buffer(&byte, 1));
+  ReadRec last;
+  asio::cancellation_signal sig;
+  spawn_reader<EC>(ex, last, server, sig, done);
+  asio::steady_timer guard(ex, 5s);
+  guard.async_wait([&sig](asio::error_code ec) {
+    if (!ec) sig.emit(asio::cancellation_type::terminal);
+  });
+  last.result = co_await join<EC>(done);
+  guard.cancel();
+  if (last.result != "Read" || last.n != 1 || last.first != byte) {
+    std::fprintf(stderr,
+                 "S6: FAILED: the socket is not usable after %d cancelled reads: the last read "
+                 "gave %s (%zu bytes)%s\n",
+                 p.s6_warmup + p.s6_reps, last.result.c_str(), last.n,
+                 last.result == "Canceled" ? " - nothing arrived within 5 s" : "");
+    std::exit(1);
+  }
+  m.latency("S6", samples);
+}
+
+// ---------------------------------------------------------------------------------------------
+// S7: a thread-pool job observing its cancellation.
+//
+// async_run_on_pool(pool, job, token): an asynchronous operation with signature
+// void(error_code). It posts job(std::stop_token) to the thread pool; a terminal/partial
+// cancellation of the operation (a handler installed on its associated cancellation slot)
+// requests the stop; once the job has returned, the operation completes on the handler's own
+// executor (the io_context: an outstanding-work-tracked executor keeps it alive meanwhile) with
+// operation_aborted if a stop was requested, success otherwise. Never completes before the job
+// has returned, so the awaiting task cannot leave an orphan job behind.
+
+struct initiate_run_on_pool {
+  template <typename Handler, typename Job>
+  void operator()(Handler handler, asio::thread_pool* pool, Job job) const {
+    auto stop = std::make_shared<std::stop_source>();
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) {
+      slot.assign([stop](asio::cancellation_type type) {
+        if (!!(type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)))
+          stop->request_stop();
+      });
+    }
+    auto work = asio::prefer(asio::get_associated_executor(handler),
+                             asio::execution::outstanding_work.tracked);
+    asio::post(*pool, [handler = std::move(handler), job = std::move(job), stop = std::move(stop),
+                       work = std::move(work)]() mutable {
+      job(stop->get_token());
+      asio::error_code ec;
+      if (stop->stop_requested()) ec = asio::error::operation_aborted;
+      asio::dispatch(work, [handler = std::move(handler), ec]() mutable { std::move(handler)(ec); });
+    });
+  }
+};
+
+template <typename Job, typename CompletionToken>
+static auto async_run_on_pool(asio::thread_pool& pool, Job&& job, CompletionToken&& token) {
+  return asio::async_initiate<CompletionToken, void(asio::error_code)>(
+      initiate_run_on_pool{}, token, &pool, std::forward<Job>(job));
+}
+
+struct PoolRec {
+  std::atomic<bool> started{false};
+  std::atomic<int64_t> t_seen{0};
+  int64_t t_handler = 0;
+  std::string result;
+};
+
+template <bool EC>
+static awaitable<std::string> pool_worker(PoolRec& rec, asio::thread_pool& pool) {
+  auto job = [&rec](std::stop_token st) {
+    rec.started.store(true, std::memory_order_release);
+    while (!st.stop_requested()) {
+    }
+    rec.t_seen.store(now_ns(), std::memory_order_release);
+  };
+  if constexpr (EC) {
+    auto [ec] = co_await async_run_on_pool(pool, job, as_tuple(use_awaitable));
+    if (ec == asio::error::operation_aborted) {
+      rec.t_handler = now_ns();
+      co_return "Canceled";
+    }
+  } else {
+    try {
+      co_await async_run_on_pool(pool, job, use_awaitable);
+    } catch (const asio::system_error& e) {
+      if (e.code() != asio::error::operation_aborted) throw;
+      rec.t_handler = now_ns();
+      co_return "Canceled";
+    }
+  }
+  co_return "Finished";
+}
+
+template <bool EC>
+static awaitable<void> s7(const Params& p, Metrics& m) {
+  auto ex = co_await this_coro::executor;
+  JoinChannel done(ex, 1);
+  asio::thread_pool pool;  // the default pool (2 x hardware threads)
+  std::vector<int64_t> a, b;
+  for (int i = 0; i < p.s7_warmup + p.s7_reps; ++i) {
+    PoolRec rec;
+    asio::cancellation_signal sig;
+    asio::co_spawn(ex, pool_worker<EC>(rec, pool),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&done](std::exception_ptr e, std::string r) {
+                         if (e) std::rethrow_exception(e);
+                         done.try_send(asio::error_code{}, std::move(r));
+                       }));
+    while (!rec.started.load(std::memory_order_acquire)) co_await yield_now<EC>(ex);
+    const int64_t t0 = now_ns();
+    sig.emit(asio::cancellation_type::terminal);
+    rec.result = co_await join<EC>(done);
+    if (rec.result != "Canceled") throw std::runtime_error("S7: " + rec.result);
+    const int64_t t_seen = rec.t_seen.load(std::memory_order_acquire);
+    if (t_seen == 0 || t_seen > rec.t_handler)
+      throw std::runtime_error("S7: the task's handler ran before the job returned");
+    if (i >= p.s7_warmup) {
+      a.push_back(t_seen - t0);
+      b.push_back(rec.t_handler - t0);
+    }
+  }
+  pool.join();
+  m.latency("S7a", a);
+  m.latency("S7b", b);
+}
+
+// ---------------------------------------------------------------------------------------------
 
 template <bool EC>
 static awaitable<void> run_all(const Params& p, const std::set<std::string>& only, Metrics& m,
@@ -443,6 +659,8 @@ static awaitable<void> run_all(const Params& p, const std::set<std::string>& onl
   if (only.count("S3")) { t = now_ns(); co_await s3<EC>(p, m); timed("S3", t); }
   if (only.count("S4")) { t = now_ns(); co_await s4<EC>(p, m); timed("S4", t); }
   if (only.count("S5")) { t = now_ns(); co_await s5<EC>(p, m, ctx); timed("S5", t); }
+  if (only.count("S6")) { t = now_ns(); co_await s6<EC>(p, m); timed("S6", t); }
+  if (only.count("S7")) { t = now_ns(); co_await s7<EC>(p, m); timed("S7", t); }
 }
 
 int main(int argc, char** argv) {
@@ -481,7 +699,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--variant must be exc or ec\n");
     return 2;
   }
-  if (only.empty()) only = {"S1", "S2", "S3", "S4", "S5"};
+  if (only.empty()) only = {"S1", "S2", "S3", "S4", "S5", "S6", "S7"};
 
   asio::io_context ctx(1);  // single-threaded io_context (concurrency hint 1)
   Metrics m;

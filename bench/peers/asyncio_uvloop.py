@@ -1,12 +1,15 @@
 #!/usr/bin/python3
-"""asyncio / uvloop peer for bench/PROTOCOL.md (scenarios S1..S5).
+"""asyncio / uvloop peer for bench/PROTOCOL.md (scenarios S1..S7).
 
     /usr/bin/python3 bench/peers/asyncio_uvloop.py --loop asyncio|uvloop [--quick] [--only S1,S2]
 
 Prints one JSON object on stdout (runtime "asyncio" or "uvloop"); diagnostics go to stderr.
 Idioms: asyncio.create_task / Task.cancel / await task; yield = `await asyncio.sleep(0)`;
 the handler is `except asyncio.CancelledError` in the task body; S5 cancels with
-`loop.call_soon_threadsafe(task.cancel)` from a second OS thread.
+`loop.call_soon_threadsafe(task.cancel)` from a second OS thread. S6 reads with
+`StreamReader.read(4096)` (asyncio.start_server / asyncio.open_connection). S7 runs the job with
+`loop.run_in_executor(None, ...)` (default ThreadPoolExecutor) awaited through `asyncio.shield`;
+the handler sets the job's threading.Event, then awaits the job before returning.
 """
 import asyncio
 import gc
@@ -17,7 +20,8 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchcommon import Params, emit, latency, log, now, parse_args, per_op, rss_bytes, spin_until  # noqa: E402
+from benchcommon import (Params, ScenarioFailed, emit, latency, log, now, parse_args, per_op,  # noqa: E402
+                         rss_bytes, spin_job, spin_until)
 
 
 async def sleeper_worker(started, rec, sleep_s):
@@ -159,9 +163,104 @@ async def s5(p, metrics):
     metrics["S5"] = latency(samples)
 
 
+async def blocked_reader(started, rec, reader):
+    started[0] = True
+    try:
+        data = await reader.read(4096)
+    except asyncio.CancelledError:
+        rec[0] = now()
+        return "Canceled"
+    return "Data" if data else "EOF"
+
+
+async def s6(p, metrics):
+    loop = asyncio.get_running_loop()
+    accepted = loop.create_future()
+    server = await asyncio.start_server(lambda r, w: accepted.set_result((r, w)), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    c_reader, c_writer = await asyncio.open_connection("127.0.0.1", port)
+    s_reader, s_writer = await accepted
+    samples = []
+    try:
+        for i in range(p.s6_warmup + p.s6_reps):
+            started, rec = [False], [0]
+            task = loop.create_task(blocked_reader(started, rec, s_reader))
+            while not started[0]:
+                await asyncio.sleep(0)
+            await asyncio.sleep(0)  # the read is pending
+            t0 = now()
+            task.cancel()
+            r = await task
+            if r != "Canceled":
+                raise ScenarioFailed(f"S6: unexpected result {r!r}")
+            if i >= p.s6_warmup:
+                samples.append(rec[0] - t0)
+        # The socket is still usable after every cancelled read: one byte written arrives.
+        c_writer.write(b"x")
+        await c_writer.drain()
+        try:
+            last = await asyncio.wait_for(s_reader.read(4096), 5)
+        except asyncio.TimeoutError:
+            last = None
+        if last != b"x":
+            raise ScenarioFailed(f"S6: the socket lost data after the cancelled reads "
+                                 f"(last read: {last!r}, expected b'x')")
+    finally:
+        c_writer.close()
+        s_writer.close()
+        server.close()
+        await server.wait_closed()
+    metrics["S6"] = latency(samples)
+
+
+class PoolRec:
+    __slots__ = ("started", "t_seen", "t_handler")
+
+    def __init__(self):
+        self.started = False
+        self.t_seen = 0
+        self.t_handler = 0
+
+
+async def pool_waiter(rec):
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
+    fut = loop.run_in_executor(None, spin_job, rec, stop)
+    try:
+        # A plain `await fut` would, on cancel, cancel the future and abandon the running thread.
+        await asyncio.shield(fut)
+        return "Done"
+    except asyncio.CancelledError:
+        stop.set()  # the job's stop request
+        await fut  # no orphan thread: wait until the job has returned
+        rec.t_handler = now()
+        return "Canceled"
+
+
+async def s7(p, metrics):
+    loop = asyncio.get_running_loop()
+    seen, handler = [], []
+    for i in range(p.s7_warmup + p.s7_reps):
+        rec = PoolRec()
+        task = loop.create_task(pool_waiter(rec))
+        while not rec.started:
+            await asyncio.sleep(0)
+        t0 = now()
+        task.cancel()
+        r = await task
+        if r != "Canceled":
+            raise ScenarioFailed(f"S7: unexpected result {r!r}")
+        if i >= p.s7_warmup:
+            seen.append(rec.t_seen - t0)
+            handler.append(rec.t_handler - t0)
+    metrics["S7a"] = latency(seen)
+    metrics["S7b"] = latency(handler)
+
+
 async def main(p, scenarios):
     metrics = {}
-    for name, fn in (("S1", s1), ("S2", s2), ("S3", s3), ("S4", s4), ("S5", s5)):
+    for name, fn in (("S1", s1), ("S2", s2), ("S3", s3), ("S4", s4), ("S5", s5), ("S6", s6),
+                     ("S7", s7)):
         if name in scenarios:
             t = now()
             await fn(p, metrics)
@@ -174,18 +273,22 @@ def run():
                                                  default="asyncio"))
     p = Params(args.quick)
     py = f"{platform.python_implementation()} {platform.python_version()}"
-    if args.loop == "uvloop":
-        try:
-            import uvloop
-        except ImportError as e:
-            emit("uvloop", None, {}, skipped=f"uvloop not importable: {e}")
-            return
-        version = f"uvloop {uvloop.__version__} ({py})"
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            metrics = runner.run(main(p, args.scenarios))
-    else:
-        version = py
-        metrics = asyncio.run(main(p, args.scenarios))
+    try:
+        if args.loop == "uvloop":
+            try:
+                import uvloop
+            except ImportError as e:
+                emit("uvloop", None, {}, skipped=f"uvloop not importable: {e}")
+                return
+            version = f"uvloop {uvloop.__version__} ({py})"
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                metrics = runner.run(main(p, args.scenarios))
+        else:
+            version = py
+            metrics = asyncio.run(main(p, args.scenarios))
+    except ScenarioFailed as e:
+        log(f"FAILED: {e}")
+        sys.exit(1)
     emit(args.loop, version, metrics)
 
 

@@ -12,7 +12,7 @@ import time
 
 now = time.perf_counter_ns  # CLOCK_MONOTONIC on Linux, in ns
 
-ALL = ("S1", "S2", "S3", "S4", "S5")
+ALL = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
 
 
 class Params:
@@ -26,6 +26,8 @@ class Params:
         self.s4_sizes = [("100k", 100_000)] if quick else [("100k", 100_000), ("1m", 1_000_000)]
         self.s4_sleep_s = 60
         self.s5_warmup, self.s5_reps = (20, 200) if quick else (100, 2000)
+        self.s6_warmup, self.s6_reps = (100, 1000) if quick else (500, 10000)
+        self.s7_warmup, self.s7_reps = (20, 200) if quick else (100, 2000)
         self.sleep_s = 10
 
 
@@ -65,6 +67,10 @@ def rss_bytes():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+class ScenarioFailed(Exception):
+    """A scenario's own check failed (e.g. S6's socket lost data): the program exits non-zero."""
+
+
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
@@ -79,3 +85,14 @@ def emit(runtime, version, metrics, skipped=None):
 def spin_until(deadline_ns):
     while now() < deadline_ns:
         pass
+
+
+def spin_job(rec, stop):
+    """S7's blocking job, run on the runtime's thread pool: sets `started`, spins until the
+    threading.Event `stop` is set (the shared flag the task's cancellation handling sets),
+    records t_seen and returns."""
+    rec.started = True
+    while not stop.is_set():
+        pass
+    rec.t_seen = now()
+    return "Stopped"

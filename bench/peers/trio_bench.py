@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Trio peer for bench/PROTOCOL.md (scenarios S1..S5).
+"""Trio peer for bench/PROTOCOL.md (scenarios S1..S7).
 
     /usr/bin/python3 bench/peers/trio_bench.py [--quick] [--only S1,S2]
 
@@ -10,6 +10,10 @@ the nursery block. The handler catches `trio.Cancelled`, records the time and re
 requires it; the scope absorbs the Cancelled). yield = `trio.lowlevel.checkpoint()`.
 S5 cancels with `trio.from_thread.run_sync(scope.cancel, trio_token=token)` from a second OS
 thread. S4 cancels all N tasks at once with `nursery.cancel_scope.cancel()`.
+S6 reads with `SocketStream.receive_some(4096)` (trio.open_tcp_listeners / open_tcp_stream).
+S7 runs the job with `trio.to_thread.run_sync` (cancellable=False, the default: Trio waits for
+the thread) next to a sibling "relay" task that sets the job's threading.Event when the scope
+is cancelled.
 """
 import gc
 import os
@@ -19,18 +23,20 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchcommon import Params, emit, latency, log, now, parse_args, per_op, rss_bytes, spin_until  # noqa: E402
+from benchcommon import (Params, ScenarioFailed, emit, latency, log, now, parse_args, per_op,  # noqa: E402
+                         rss_bytes, spin_job, spin_until)
 
 import trio  # noqa: E402
 
 
 class Rec:
-    __slots__ = ("started", "scope", "t_handler", "result")
+    __slots__ = ("started", "scope", "t_handler", "t_seen", "result")
 
     def __init__(self):
         self.started = False
         self.scope = None
         self.t_handler = 0
+        self.t_seen = 0
         self.result = None
 
 
@@ -179,8 +185,108 @@ async def s5(p, metrics):
     metrics["S5"] = latency(samples)
 
 
+async def blocked_reader(rec, stream):
+    with trio.CancelScope() as scope:
+        rec.scope = scope
+        rec.started = True
+        try:
+            data = await stream.receive_some(4096)
+        except trio.Cancelled:
+            rec.t_handler = now()
+            raise
+        rec.result = "Data" if data else "EOF"
+        return
+    rec.result = "Canceled"
+
+
+async def s6(p, metrics):
+    listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+    port = listener.socket.getsockname()[1]
+    client = await trio.open_tcp_stream("127.0.0.1", port)
+    server = await listener.accept()
+    samples = []
+    try:
+        for i in range(p.s6_warmup + p.s6_reps):
+            rec = Rec()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(blocked_reader, rec, server)
+                while not rec.started:
+                    await trio.lowlevel.checkpoint()
+                await trio.lowlevel.checkpoint()  # the read is pending
+                t0 = now()
+                rec.scope.cancel()
+            if rec.result != "Canceled":
+                raise ScenarioFailed(f"S6: unexpected result {rec.result!r}")
+            if i >= p.s6_warmup:
+                samples.append(rec.t_handler - t0)
+        # The socket is still usable after every cancelled read: one byte written arrives.
+        await client.send_all(b"x")
+        last = None
+        with trio.move_on_after(5):
+            last = await server.receive_some(4096)
+        if last != b"x":
+            raise ScenarioFailed(f"S6: the socket lost data after the cancelled reads "
+                                 f"(last read: {last!r}, expected b'x')")
+    finally:
+        await client.aclose()
+        await server.aclose()
+        await listener.aclose()
+    metrics["S6"] = latency(samples)
+
+
+async def relay_cancel(stop):
+    """Sibling of the thread job: sleeps until the task's scope is cancelled, then sets the
+    job's stop flag (cancellation cannot reach a thread run with cancellable=False)."""
+    try:
+        await trio.sleep_forever()
+    except trio.Cancelled:
+        stop.set()
+        raise
+
+
+async def pool_waiter(rec):
+    stop = threading.Event()
+    with trio.CancelScope() as scope:
+        rec.scope = scope
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(relay_cancel, stop)
+                # cancellable=False (the default): on cancel Trio keeps waiting for the thread,
+                # so the Cancelled surfaces only after the job has returned (no orphan thread).
+                await trio.to_thread.run_sync(spin_job, rec, stop)
+                nursery.cancel_scope.cancel()  # the job ended on its own: stop the relay
+        except* trio.Cancelled:
+            # The nursery raises the relay's Cancelled together with its own exit checkpoint's
+            # (a MultiError of two Cancelled in Trio 0.22), hence except*.
+            rec.t_handler = now()
+            raise
+        rec.result = "Done"
+        return
+    rec.result = "Canceled"
+
+
+async def s7(p, metrics):
+    seen, handler = [], []
+    for i in range(p.s7_warmup + p.s7_reps):
+        rec = Rec()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pool_waiter, rec)
+            while not rec.started:
+                await trio.lowlevel.checkpoint()
+            t0 = now()
+            rec.scope.cancel()
+        if rec.result != "Canceled":
+            raise ScenarioFailed(f"S7: unexpected result {rec.result!r}")
+        if i >= p.s7_warmup:
+            seen.append(rec.t_seen - t0)
+            handler.append(rec.t_handler - t0)
+    metrics["S7a"] = latency(seen)
+    metrics["S7b"] = latency(handler)
+
+
 async def main(p, scenarios, out):
-    for name, fn in (("S1", s1), ("S2", s2), ("S3", s3), ("S4", s4), ("S5", s5)):
+    for name, fn in (("S1", s1), ("S2", s2), ("S3", s3), ("S4", s4), ("S5", s5), ("S6", s6),
+                     ("S7", s7)):
         if name in scenarios:
             t = now()
             await fn(p, out)
@@ -191,7 +297,11 @@ def run():
     args = parse_args()
     p = Params(args.quick)
     metrics = {}
-    trio.run(main, p, args.scenarios, metrics)
+    try:
+        trio.run(main, p, args.scenarios, metrics)
+    except ScenarioFailed as e:
+        log(f"FAILED: {e}")
+        sys.exit(1)
     version = f"trio {trio.__version__} ({platform.python_implementation()} {platform.python_version()})"
     emit("trio", version, metrics)
 

@@ -1,19 +1,25 @@
-// uvtask's side of the cancellation-latency benchmark: scenarios S1–S5 of bench/PROTOCOL.md,
-// plus the throw+catch floor, printed as one JSON object on stdout.
+// uvtask's side of the cancellation-latency benchmark: scenarios S1–S7 of bench/PROTOCOL.md,
+// plus the floors no runtime can beat on this machine (a hot and a cold throw+catch, a thread
+// wake-up through epoll), printed as one JSON object on stdout.
 #include <uvtask/uvtask.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
+#include <stop_token>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <vector>
 
@@ -108,6 +114,90 @@ void floor_throw_catch(int reps) {
         }
     }
     latency_metric("floor_throw_catch", std::move(samples));
+}
+
+// ---- floor for S3: the same throw+catch after the CPU has spun for the S3 delay in ~10 µs
+// chunks, as S3's task does. On a VM the unwinder's code and tables are evicted meanwhile (a
+// cold throw costs several times a hot one): S3 can never be cheaper than this.
+
+[[gnu::noinline]] void spin_chunk() noexcept {
+    const std::uint64_t until = now() + 10'000;
+    while (now() < until) {
+    }
+}
+
+void floor_cold_throw_catch(int warmup, int reps, std::chrono::milliseconds delay) {
+    std::vector<std::uint64_t> samples;
+    const auto delay_ns = static_cast<std::uint64_t>(delay / std::chrono::nanoseconds(1));
+    for (int i = 0; i < warmup + reps; ++i) {
+        const std::uint64_t end = now() + delay_ns;
+        while (now() < end) {
+            spin_chunk();
+        }
+        const std::uint64_t t0 = now();
+        try {
+            throw_cancelled();
+        } catch (const CancelledError&) {
+            const std::uint64_t t1 = now();
+            if (i >= warmup) {
+                samples.push_back(t1 - t0);
+            }
+        }
+    }
+    latency_metric("floor_cold_throw_catch", std::move(samples));
+}
+
+// ---- floor for S5: waking a thread blocked in epoll_wait, with no runtime at all. The same
+// shape as S5: the sleeping thread tells the other to go (a futex wake, not measured), blocks
+// in epoll_wait on an eventfd; the other takes t0 and writes the eventfd; t1 when epoll returns.
+
+void floor_thread_wake(int warmup, int reps) {
+    const int event = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    const int poller = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event interest{};
+    interest.events = EPOLLIN;
+    interest.data.fd = event;
+    if (event < 0 || poller < 0 || epoll_ctl(poller, EPOLL_CTL_ADD, event, &interest) != 0) {
+        std::fprintf(stderr, "floor_thread_wake: eventfd/epoll failed\n");
+        std::exit(1);
+    }
+    std::atomic<int> go{0};  // 0 idle, 1 wake us, 2 exit
+    std::atomic<std::uint64_t> t0{0};
+    std::thread waker([&] {
+        for (;;) {
+            go.wait(0);
+            if (go.load() == 2) {
+                return;
+            }
+            t0.store(now());
+            const std::uint64_t one = 1;
+            (void)!write(event, &one, sizeof one);
+            go.store(0);
+        }
+    });
+    std::vector<std::uint64_t> samples;
+    for (int i = 0; i < warmup + reps; ++i) {
+        go.store(1);
+        go.notify_one();
+        epoll_event ready{};
+        while (epoll_wait(poller, &ready, 1, -1) != 1) {
+        }
+        const std::uint64_t t1 = now();
+        std::uint64_t count = 0;
+        (void)!read(event, &count, sizeof count);
+        while (go.load() != 0) {
+            std::this_thread::yield();
+        }
+        if (i >= warmup) {
+            samples.push_back(t1 - t0.load());
+        }
+    }
+    go.store(2);
+    go.notify_one();
+    waker.join();
+    close(poller);
+    close(event);
+    latency_metric("floor_thread_wake", std::move(samples));
 }
 
 // ---- S1: cancel a task sleeping 10 s on the same loop
@@ -305,6 +395,110 @@ Task<void> s5(int warmup, int reps) {
     latency_metric("S5", std::move(samples));
 }
 
+// ---- S6: cancel a task blocked on a loopback TCP read
+
+Task<std::string> blocked_reader(TcpStream* stream, Probe* probe) {
+    probe->started = true;
+    std::array<char, 4096> buffer{};
+    try {
+        const std::size_t n = co_await stream->read_some(buffer);
+        co_return n == 0 ? "EOF" : "Data";
+    } catch (const CancelledError&) {
+        probe->t_handler = now();
+        co_return "Canceled";
+    }
+}
+
+Task<TcpStream> accept_one(TcpListener* listener) {
+    TcpStream stream = co_await listener->accept();
+    co_return stream;
+}
+
+Task<void> s6(int warmup, int reps) {
+    TcpListener listener = TcpListener::bind("127.0.0.1", 0);
+    TaskHandle<TcpStream> accepting = spawn(accept_one(&listener));
+    TcpStream client = co_await TcpStream::connect(listener.local_address());
+    TcpStream server = co_await accepting;
+    std::vector<std::uint64_t> samples;
+    for (int i = 0; i < warmup + reps; ++i) {
+        Probe probe;
+        TaskHandle<std::string> reader = spawn(blocked_reader(&server, &probe));
+        while (!probe.started) {
+            co_await yield_now();
+        }
+        co_await yield_now();  // the read is pending in libuv
+        const std::uint64_t t0 = now();
+        reader.cancel();
+        std::string result = co_await reader;
+        if (result != "Canceled") {
+            std::fprintf(stderr, "S6: unexpected result %s\n", result.c_str());
+            std::exit(1);
+        }
+        if (i >= warmup) {
+            samples.push_back(probe.t_handler - t0);
+        }
+    }
+    // The socket is still usable after every cancelled read: one byte written arrives.
+    co_await client.write_all("x");
+    std::array<char, 16> last{};
+    const std::size_t n = co_await server.read_some(last);
+    if (n != 1 || last[0] != 'x') {
+        std::fprintf(stderr, "S6: the socket lost data after the cancelled reads\n");
+        std::exit(1);
+    }
+    latency_metric("S6", std::move(samples));
+}
+
+// ---- S7: a to_thread job observing its stop token
+
+struct PoolProbe {
+    std::atomic<bool> started{false};
+    std::atomic<std::uint64_t> t_seen{0};
+    std::uint64_t t_handler = 0;
+};
+
+Task<std::string> pool_waiter(PoolProbe* probe) {
+    auto job = [probe](std::stop_token stop) noexcept {
+        probe->started.store(true, std::memory_order_release);
+        while (!stop.stop_requested()) {
+        }
+        probe->t_seen.store(now(), std::memory_order_release);
+    };
+    try {
+        co_await to_thread(std::move(job));
+        co_await checkpoint();  // the job ended normally: the pending cancel is delivered here
+        co_return "Done";
+    } catch (const CancelledError&) {
+        probe->t_handler = now();
+        co_return "Canceled";
+    }
+}
+
+Task<void> s7(int warmup, int reps) {
+    std::vector<std::uint64_t> to_seen;
+    std::vector<std::uint64_t> to_handler;
+    for (int i = 0; i < warmup + reps; ++i) {
+        PoolProbe probe;
+        TaskHandle<std::string> waiter = spawn(pool_waiter(&probe));
+        while (!probe.started.load(std::memory_order_acquire)) {
+            co_await yield_now();
+        }
+        const std::uint64_t t0 = now();
+        waiter.cancel();
+        std::string result = co_await waiter;
+        if (result != "Canceled") {
+            std::fprintf(stderr, "S7: unexpected result %s\n", result.c_str());
+            std::exit(1);
+        }
+        if (i >= warmup) {
+            to_seen.push_back(probe.t_seen.load(std::memory_order_acquire) - t0);
+            to_handler.push_back(probe.t_handler - t0);
+        }
+    }
+    latency_metric("S7a", std::move(to_seen));
+    latency_metric("S7b", std::move(to_handler));
+}
+
 // ---- S2 side check: while a task yields in a tight loop, is I/O still served promptly?
 // Another thread cancels a sleeping task (a uv_async_t wake-up, i.e. I/O) at random moments
 // while a third task spins on yield_now(); latency from cancel() to the handler.
@@ -364,6 +558,12 @@ Task<void> all(Params p) {
     if (p.wants("S5")) {
         co_await s5(p.pick(100, 20), p.pick(2'000, 200));
     }
+    if (p.wants("S6")) {
+        co_await s6(p.pick(500, 100), p.pick(10'000, 1'000));
+    }
+    if (p.wants("S7")) {
+        co_await s7(p.pick(100, 20), p.pick(2'000, 200));
+    }
 }
 
 }  // namespace
@@ -385,6 +585,13 @@ int main(int argc, char** argv) {
         }
     }
     floor_throw_catch(10'000);
+    if (params.wants("S3")) {
+        floor_cold_throw_catch(params.pick(10, 3), params.pick(200, 30),
+                               params.quick ? 10ms : 50ms);
+    }
+    if (params.wants("S5")) {
+        floor_thread_wake(params.pick(100, 20), params.pick(2'000, 200));
+    }
     run(all(params));
     std::printf("{\n  \"runtime\": \"uvtask\",\n  \"version\": \"uvtask 0.1.0 (libuv %s, %s)\",\n"
                 "  \"skipped\": null,\n  \"metrics\": {%s\n  }\n}\n",

@@ -248,6 +248,51 @@ TEST_SUITE("loop") {
         CHECK(uv_loop_close(&loop) == 0);
     }
 
+    TEST_CASE("a task yielding in a loop runs at most one batch between two I/O polls") {
+        // Each step of the task busy-waits longer than a batch's budget (~50 µs), so a batch is
+        // exactly one step. A prepare handle runs right before every poll: between two of them
+        // the task must have advanced by at most one step (one batch), or I/O waits longer.
+        uv_loop_t loop;
+        REQUIRE(uv_loop_init(&loop) == 0);
+        struct Polls {
+            uv_prepare_t prepare{};
+            int steps = 0;
+            std::vector<int> steps_at_poll;
+        } polls;
+        uv_prepare_init(&loop, &polls.prepare);
+        polls.prepare.data = &polls;
+        uv_prepare_start(&polls.prepare, [](uv_prepare_t* handle) {
+            auto* p = static_cast<Polls*>(handle->data);
+            p->steps_at_poll.push_back(p->steps);
+        });
+        uv_unref(reinterpret_cast<uv_handle_t*>(&polls.prepare));
+        {
+            Loop adopted(&loop);
+            TaskHandle<void> spinner = spawn([](int* steps) -> Task<void> {
+                for (int i = 0; i < 20; ++i) {
+                    const auto end = std::chrono::steady_clock::now() + 120us;
+                    while (std::chrono::steady_clock::now() < end) {
+                    }
+                    ++*steps;
+                    co_await yield_now();
+                }
+            }(&polls.steps));
+            uv_run(&loop, UV_RUN_DEFAULT);
+            REQUIRE(spinner.done());
+        }
+        CHECK(polls.steps == 20);
+        CHECK(polls.steps_at_poll.size() >= 20);  // one poll per step
+        int most_between_polls = 0;
+        for (std::size_t i = 1; i < polls.steps_at_poll.size(); ++i) {
+            most_between_polls = std::max(most_between_polls,
+                                          polls.steps_at_poll[i] - polls.steps_at_poll[i - 1]);
+        }
+        CHECK(most_between_polls == 1);
+        uv_close(reinterpret_cast<uv_handle_t*>(&polls.prepare), nullptr);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(uv_loop_close(&loop) == 0);
+    }
+
     TEST_CASE("the ready queue runs tasks in FIFO order, a yield going behind every ready task") {
         run_test([]() -> Task<void> {
             std::vector<int> order;

@@ -20,8 +20,9 @@ namespace uvtask {
 /// One per thread: the ready queue, the timers and the wake-ups of uvtask on a `uv_loop_t`.
 ///
 /// `Loop()` owns a fresh `uv_loop_t` (what `run()` uses). `Loop(uv_loop_t*)` adopts an
-/// application's loop without taking over `uv_run`: the ready queue is drained from libuv
-/// idle/check handles, so tasks run inside the application's own `uv_run`. The runtime's handles
+/// application's loop without taking over `uv_run`: the ready queue is drained from a libuv
+/// check handle (an idle handle keeps the poll from blocking while tasks are ready), so tasks
+/// run inside the application's own `uv_run`, one batch of at most ~50 µs per loop iteration. The runtime's handles
 /// are unreferenced except while tasks have work (ready tasks, pending sleeps), so `uv_run`
 /// returns when uvtask has nothing left to do.
 ///

@@ -1,4 +1,4 @@
-//! Tokio peer for bench/PROTOCOL.md (scenarios S1..S5).
+//! Tokio peer for bench/PROTOCOL.md (scenarios S1..S7).
 //!
 //!     bench/out/tokio_bench [--quick] [--only S1,S2]
 //!
@@ -14,11 +14,25 @@
 //! `tokio::sync::oneshot` so the loop can join it.
 //! S2_checkpoint uses `tokio::task::consume_budget()`, which this Tokio only exposes under
 //! `--cfg tokio_unstable`: a second build with that flag measures it alone (see `s2`).
+//! S6: the read is on the accepted side of a loopback `tokio::net` connection, shared by the
+//! reps' tasks as an `Arc<TcpStream>` (an aborted task drops its future, so the stream cannot be
+//! moved into it): `stream.readable().await` + `stream.try_read(&mut buf)`, Tokio's documented
+//! idiom for a `&TcpStream` (`AsyncRead` needs `&mut`); abort drops the pending `readable()`.
+//! S7: the job is `tokio::task::spawn_blocking`, awaited through its `JoinHandle`. Aborting the
+//! awaiting task drops that `JoinHandle`, which detaches the job without stopping it, so the stop
+//! request is an `Arc<AtomicBool>` the job polls, set by the task's `Drop` guard. Drop cannot
+//! await, so the guard also hands the job's `JoinHandle` to the canceller (a `oneshot`), which
+//! awaits it after the aborted task's `JoinError`: the rep ends only once the job has returned,
+//! and S7b is taken there (not in the task: Tokio has no handler that runs after the job).
 //! Everything runs inside one spawned task (see `run_all`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed,
+    Ordering::Release};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 use tokio::task::{yield_now, JoinHandle};
 
 static BASE: OnceLock<Instant> = OnceLock::new();
@@ -41,6 +55,10 @@ struct Params {
     s4_sizes: Vec<(&'static str, usize)>,
     s5_warmup: usize,
     s5_reps: usize,
+    s6_warmup: usize,
+    s6_reps: usize,
+    s7_warmup: usize,
+    s7_reps: usize,
 }
 
 impl Params {
@@ -49,14 +67,15 @@ impl Params {
             Params {
                 s1_warmup: 100, s1_reps: 1000, s2_yields: 100_000, s2_runs: 3, s3_warmup: 3,
                 s3_reps: 30, s3_delay: Duration::from_millis(10), s3_spin_ns: 10_000,
-                s4_sizes: vec![("100k", 100_000)], s5_warmup: 20, s5_reps: 200,
+                s4_sizes: vec![("100k", 100_000)], s5_warmup: 20, s5_reps: 200, s6_warmup: 100,
+                s6_reps: 1000, s7_warmup: 20, s7_reps: 200,
             }
         } else {
             Params {
                 s1_warmup: 500, s1_reps: 10_000, s2_yields: 1_000_000, s2_runs: 5, s3_warmup: 10,
                 s3_reps: 200, s3_delay: Duration::from_millis(50), s3_spin_ns: 10_000,
                 s4_sizes: vec![("100k", 100_000), ("1m", 1_000_000)], s5_warmup: 100,
-                s5_reps: 2000,
+                s5_reps: 2000, s6_warmup: 500, s6_reps: 10_000, s7_warmup: 100, s7_reps: 2000,
             }
         }
     }
@@ -293,13 +312,141 @@ async fn s5(p: &Params, m: &mut Metrics) {
     m.latency("S5", &samples);
 }
 
+/// S6 worker: one read_some on the shared server-side stream (cancellation observed by the Drop
+/// guard). Returns the byte count and the first byte read.
+async fn reader_worker(rec: Arc<Rec>, stream: Arc<TcpStream>) -> std::io::Result<(usize, u8)> {
+    let mut guard = OnCancel { rec: rec.clone(), armed: true };
+    rec.started.store(true, Relaxed);
+    let r = loop {
+        if let Err(e) = stream.readable().await {
+            break Err(e);
+        }
+        let mut buf = [0u8; 4096];
+        match stream.try_read(&mut buf) {
+            Ok(n) => break Ok((n, buf[0])),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    guard.armed = false;
+    r
+}
+
+async fn s6(p: &Params, m: &mut Metrics) {
+    // Set-up (once): listener on 127.0.0.1:0, one client connection, the server side accepted.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("S6: bind");
+    let mut client =
+        TcpStream::connect(listener.local_addr().expect("S6: local_addr")).await.expect("S6: connect");
+    let server = Arc::new(listener.accept().await.expect("S6: accept").0);
+    let mut samples = Vec::with_capacity(p.s6_reps);
+    for i in 0..p.s6_warmup + p.s6_reps {
+        let rec = Arc::new(Rec::default());
+        let h = tokio::spawn(reader_worker(rec.clone(), server.clone()));
+        while !rec.started.load(Relaxed) {
+            yield_now().await;
+        }
+        yield_now().await; // once more: the read is really pending
+        let t0 = now_ns();
+        h.abort();
+        let r = h.await;
+        assert!(matches!(&r, Err(e) if e.is_cancelled()), "S6 rep {i}: task not cancelled: {r:?}");
+        if i >= p.s6_warmup {
+            samples.push(rec.t_handler.load(Relaxed) - t0);
+        }
+    }
+    // The socket must still work: the client writes one byte, a last read returns it (bounded by
+    // 5 s, so a lost socket fails instead of hanging).
+    client.write_all(b"x").await.expect("S6: client write");
+    let h = tokio::spawn(reader_worker(Arc::new(Rec::default()), server.clone()));
+    match tokio::time::timeout(Duration::from_secs(5), h).await {
+        Ok(Ok(Ok((1, b'x')))) => {}
+        other => {
+            eprintln!(
+                "S6: FAILED: the socket is not usable after {} cancelled reads: the last read gave {other:?}",
+                p.s6_warmup + p.s6_reps
+            );
+            std::process::exit(1);
+        }
+    }
+    m.latency("S6", &samples);
+}
+
+#[derive(Default)]
+struct PoolRec {
+    started: AtomicBool,
+    t_seen: AtomicU64,
+}
+
+/// S7's cancellation handling in the task: when the aborted task's future is dropped, request
+/// the blocking job's stop and hand its `JoinHandle` over to the canceller (Drop cannot await
+/// it). Disarmed (job = None) once the job has been awaited normally.
+struct StopOnDrop {
+    stop: Arc<AtomicBool>,
+    job: Option<JoinHandle<()>>,
+    handoff: Option<oneshot::Sender<JoinHandle<()>>>,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(job) = self.job.take() {
+            self.stop.store(true, Release);
+            if let Some(tx) = self.handoff.take() {
+                let _ = tx.send(job);
+            }
+        }
+    }
+}
+
+async fn pool_worker(rec: Arc<PoolRec>, handoff: oneshot::Sender<JoinHandle<()>>) -> &'static str {
+    let stop = Arc::new(AtomicBool::new(false));
+    let job_stop = stop.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        rec.started.store(true, Release);
+        while !job_stop.load(Acquire) {}
+        rec.t_seen.store(now_ns(), Release);
+    });
+    let mut guard = StopOnDrop { stop, job: Some(job), handoff: Some(handoff) };
+    let r = guard.job.as_mut().unwrap().await;
+    guard.job = None;
+    r.expect("S7: job panicked");
+    "Finished"
+}
+
+async fn s7(p: &Params, m: &mut Metrics) {
+    let (mut a, mut b) = (Vec::with_capacity(p.s7_reps), Vec::with_capacity(p.s7_reps));
+    for i in 0..p.s7_warmup + p.s7_reps {
+        let rec = Arc::new(PoolRec::default());
+        let (job_tx, job_rx) = oneshot::channel();
+        let h = tokio::spawn(pool_worker(rec.clone(), job_tx));
+        while !rec.started.load(Acquire) {
+            yield_now().await;
+        }
+        let t0 = now_ns();
+        h.abort();
+        let r = h.await;
+        assert!(matches!(&r, Err(e) if e.is_cancelled()), "S7 rep {i}: task not cancelled: {r:?}");
+        // No orphan: the rep is over only when the blocking job has returned.
+        let job = job_rx.await.expect("S7: the task's Drop guard did not hand the job over");
+        job.await.expect("S7: job panicked");
+        let t_done = now_ns();
+        let t_seen = rec.t_seen.load(Acquire);
+        assert!(t_seen != 0 && t_seen <= t_done, "S7 rep {i}: job not finished at the join");
+        if i >= p.s7_warmup {
+            a.push(t_seen - t0);
+            b.push(t_done - t0);
+        }
+    }
+    m.latency("S7a", &a);
+    m.latency("S7b", &b);
+}
+
 /// Runs the selected scenarios inside a spawned task: in Tokio a task is a `tokio::spawn`ed
 /// future; the `block_on` future of `tokio::main` is not one (waking it costs an extra
 /// eventfd write + epoll_wait per yield, which would slow Tokio down for no reason).
 async fn run_all(quick: bool, only: Vec<String>) -> Vec<String> {
     let p = Params::new(quick);
     let mut m = Metrics::default();
-    for name in ["S1", "S2", "S3", "S4", "S5"] {
+    for name in ["S1", "S2", "S3", "S4", "S5", "S6", "S7"] {
         if !only.iter().any(|o| o == name) {
             continue;
         }
@@ -309,7 +456,9 @@ async fn run_all(quick: bool, only: Vec<String>) -> Vec<String> {
             "S2" => s2(&p, &mut m).await,
             "S3" => s3(&p, &mut m).await,
             "S4" => s4(&p, &mut m).await,
-            _ => s5(&p, &mut m).await,
+            "S5" => s5(&p, &mut m).await,
+            "S6" => s6(&p, &mut m).await,
+            _ => s7(&p, &mut m).await,
         }
         eprintln!("{name} done in {:.1} s", (now_ns() - t) as f64 / 1e9);
     }
@@ -334,7 +483,7 @@ async fn main() {
         }
     }
     if only.is_empty() {
-        only = ["S1", "S2", "S3", "S4", "S5"].iter().map(|s| s.to_string()).collect();
+        only = ["S1", "S2", "S3", "S4", "S5", "S6", "S7"].iter().map(|s| s.to_string()).collect();
     }
     let metrics = tokio::spawn(run_all(quick, only)).await.expect("benchmark task failed");
     let unstable = if cfg!(tokio_unstable) { ", --cfg tokio_unstable" } else { "" };
