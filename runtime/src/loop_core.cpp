@@ -32,6 +32,7 @@ struct LoopHandles {
     uv_check_t check{};
     uv_timer_t timer{};
     uv_async_t async{};
+    uv_prepare_t prepare{};  // started while work is watched for its end (EndWatch)
     LoopCore* core = nullptr;
     int open = 0;
     std::mutex inbox_mutex;
@@ -58,6 +59,11 @@ struct LoopHandles {
             core->drain_remote_cancels();
         }
     }
+    static void on_prepare(uv_prepare_t* handle) noexcept {
+        if (LoopCore* core = core_of(handle->data)) {
+            core->poll_watched_ends();
+        }
+    }
     static void on_closed(uv_handle_t* handle) noexcept {
         auto* self = static_cast<LoopHandles*>(handle->data);
         if (--self->open == 0) {
@@ -77,23 +83,28 @@ LoopCore::LoopCore(uv_loop_t* loop)
     }
     auto handles = std::make_unique<LoopHandles>();
     handles->core = this;
-    // These cannot fail on a valid loop (libuv only initialises fields), so no half-built state.
-    uv_idle_init(loop, &handles->idle);
-    uv_check_init(loop, &handles->check);
-    uv_timer_init(loop, &handles->timer);
+    // The only init that can fail (no file descriptor for the wake-up) comes first: libuv does
+    // not register a handle whose init failed, so nothing is left half-built in the loop.
     if (int rc = uv_async_init(loop, &handles->async, &LoopHandles::on_async); rc != 0) {
         throw InvalidStateError(std::string("uv_async_init: ") + uv_strerror(rc));
     }
-    handles->open = 4;
+    // These cannot fail on a valid loop (libuv only initialises fields).
+    uv_idle_init(loop, &handles->idle);
+    uv_check_init(loop, &handles->check);
+    uv_timer_init(loop, &handles->timer);
+    uv_prepare_init(loop, &handles->prepare);
+    handles->open = 5;
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&handles->idle),
                            reinterpret_cast<uv_handle_t*>(&handles->check),
                            reinterpret_cast<uv_handle_t*>(&handles->timer),
-                           reinterpret_cast<uv_handle_t*>(&handles->async)}) {
+                           reinterpret_cast<uv_handle_t*>(&handles->async),
+                           reinterpret_cast<uv_handle_t*>(&handles->prepare)}) {
         h->data = handles.get();
     }
     uv_check_start(&handles->check, &LoopHandles::on_check);
     uv_unref(reinterpret_cast<uv_handle_t*>(&handles->check));
     uv_unref(reinterpret_cast<uv_handle_t*>(&handles->async));
+    uv_unref(reinterpret_cast<uv_handle_t*>(&handles->prepare));
     handles_ = handles.release();
     tls_current_loop = this;
 }
@@ -117,7 +128,8 @@ void LoopCore::close_handles() noexcept {
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&handles_->idle),
                            reinterpret_cast<uv_handle_t*>(&handles_->check),
                            reinterpret_cast<uv_handle_t*>(&handles_->timer),
-                           reinterpret_cast<uv_handle_t*>(&handles_->async)}) {
+                           reinterpret_cast<uv_handle_t*>(&handles_->async),
+                           reinterpret_cast<uv_handle_t*>(&handles_->prepare)}) {
         uv_close(h, &LoopHandles::on_closed);
     }
     handles_ = nullptr;
@@ -281,6 +293,57 @@ void LoopCore::drain_remote_cancels() noexcept {
             task->deliver_cancel_if_suspended();
         }
         task->release();
+    }
+}
+
+// ---- work on other threads asked to stop
+
+void LoopCore::watch_end(EndWatch* node, std::uint64_t spin_ns) noexcept {
+    if (node->watched || handles_ == nullptr) {
+        return;
+    }
+    node->spin_until_ns = now_ns() + spin_ns;
+    node->prev = nullptr;
+    node->next = ends_head_;
+    if (ends_head_ != nullptr) {
+        ends_head_->prev = node;
+    }
+    ends_head_ = node;
+    node->watched = true;
+    uv_prepare_start(&handles_->prepare, &LoopHandles::on_prepare);
+}
+
+void LoopCore::unwatch_end(EndWatch* node) noexcept {
+    if (!node->watched) {
+        return;
+    }
+    (node->prev != nullptr ? node->prev->next : ends_head_) = node->next;
+    if (node->next != nullptr) {
+        node->next->prev = node->prev;
+    }
+    node->prev = node->next = nullptr;
+    node->watched = false;
+    if (ends_head_ == nullptr && handles_ != nullptr) {
+        uv_prepare_stop(&handles_->prepare);
+    }
+}
+
+void LoopCore::poll_watched_ends() noexcept {
+    for (;;) {
+        std::uint64_t spin_until = 0;
+        for (EndWatch* node = ends_head_; node != nullptr;) {
+            EndWatch* next = node->next;
+            if (node->poll_end(node)) {
+                unwatch_end(node);
+            } else {
+                spin_until = std::max(spin_until, node->spin_until_ns);
+            }
+            node = next;
+        }
+        // Spin only while the loop would otherwise block: nothing ready, a fresh watch left.
+        if (ends_head_ == nullptr || ready_head_ != nullptr || now_ns() >= spin_until) {
+            return;
+        }
     }
 }
 

@@ -8,7 +8,15 @@ namespace uvtask::detail {
 ToThreadAwaiterBase::ToThreadAwaiterBase(std::unique_ptr<WorkItem> work) noexcept
     : work_(std::move(work)) {}
 
+namespace {
+// How long the loop may spin, after a cancel, for a running job to return (see EndWatch).
+constexpr std::uint64_t end_spin_ns = 20'000;
+}  // namespace
+
 ToThreadAwaiterBase::~ToThreadAwaiterBase() {
+    if (EndWatch::watched) {
+        task_->loop()->unwatch_end(this);
+    }
     if (WorkItem* work = in_flight_) {
         // The frame is destroyed while the work is queued or running (loop teardown).
         work->waiter = nullptr;  // the after-work callback frees the item
@@ -49,6 +57,12 @@ bool ToThreadAwaiterBase::await_suspend(std::coroutine_handle<> resume_at) noexc
 void ToThreadAwaiterBase::on_after_work(WorkItem* work, int status) noexcept {
     work_.reset(work);
     in_flight_ = nullptr;
+    if (ended_early_) {
+        return;  // check_end already completed the await with the function's outcome
+    }
+    if (EndWatch::watched) {
+        task_->loop()->unwatch_end(this);
+    }
     if (status == UV_ECANCELED && cancel_seen_) {
         complete_cancelled();
     } else {
@@ -67,7 +81,24 @@ void ToThreadAwaiterBase::on_cancel(Suspension* self) noexcept {
     work->stop.request_stop();
     // Succeeds only while the work waits for a pool thread (the after-work callback then gets
     // UV_ECANCELED); otherwise the function runs to its end and its outcome is delivered.
-    uv_cancel(reinterpret_cast<uv_req_t*>(&work->req));
+    if (uv_cancel(reinterpret_cast<uv_req_t*>(&work->req)) != 0) {
+        awaiter->EndWatch::poll_end = &ToThreadAwaiterBase::check_end;
+        awaiter->task_->loop()->watch_end(awaiter, end_spin_ns);
+    }
+}
+
+bool ToThreadAwaiterBase::check_end(EndWatch* self) noexcept {
+    auto* awaiter = static_cast<ToThreadAwaiterBase*>(self);
+    WorkItem* work = awaiter->in_flight_;
+    // The function has returned and stored its outcome (release in `execute`); the pool thread
+    // touches only libuv's request from here on, and the item lives until the after-work
+    // callback, so the result can be taken now.
+    if (work == nullptr || !work->finished.load(std::memory_order_acquire)) {
+        return false;
+    }
+    awaiter->ended_early_ = true;
+    awaiter->complete(0);
+    return true;
 }
 
 WorkItem& ToThreadAwaiterBase::resume_work() {
@@ -75,7 +106,9 @@ WorkItem& ToThreadAwaiterBase::resume_work() {
     if (result_ < 0) {
         throw_io_error(result_, "to_thread");
     }
-    WorkItem& work = *work_;
+    // After an early end libuv may still hold the item (`in_flight_`): it stays alive until
+    // the after-work callback or, if this awaiter goes first, is freed by that callback.
+    WorkItem& work = work_ ? *work_ : *in_flight_;
     if (work.error) {
         if (work.error_is_cancel && task_->cancel_requested()) {
             throw task_->take_cancel();  // the function honoured our cancel: that is its delivery

@@ -89,7 +89,7 @@ private:
     std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result_{};
 };
 
-class ToThreadAwaiterBase : public IoAwaiter {
+class ToThreadAwaiterBase : public IoAwaiter, private EndWatch {
 public:
     explicit ToThreadAwaiterBase(std::unique_ptr<WorkItem> work) noexcept;
     ~ToThreadAwaiterBase();
@@ -105,8 +105,12 @@ protected:
 
 private:
     static void on_cancel(Suspension* self) noexcept;
+    // Watched by the loop once cancelled while running: completes the await as soon as the
+    // function has returned, before libuv's after-work callback (which still owns the request).
+    static bool check_end(EndWatch* self) noexcept;
     std::unique_ptr<WorkItem> work_;  // ours, except while queued/running
-    WorkItem* in_flight_ = nullptr;    // libuv's
+    WorkItem* in_flight_ = nullptr;    // libuv's until its after-work callback
+    bool ended_early_ = false;         // completed by check_end; libuv may still hold the item
 };
 
 template <class F, class R>
@@ -146,7 +150,10 @@ concept ThreadFunction = std::move_constructible<std::decay_t<F>> &&
 ///   for `f` to return (libuv cannot stop a running thread, and `f` may use the task's memory).
 ///   Then atomic completion: `f`'s result is delivered (or its exception rethrown) and the
 ///   cancel waits for the next suspension point — unless `f` threw `CancelledError`, which is
-///   then the delivery of the cancel (thrown once, request consumed).
+///   then the delivery of the cancel (thrown once, request consumed). While it waits for such
+///   a job, the loop checks for the job's end right before each poll and, for up to 20 µs after
+///   the cancel, spins for it instead of blocking (only when no other task is ready), so a job
+///   that honours its stop token at once is taken up without a thread wake-up.
 /// The awaiting task never resumes before `f` has returned and libuv is done with the request.
 /// If the task frame is destroyed while `f` runs (loop teardown), the destructor requests stop
 /// and blocks until `f` returns.

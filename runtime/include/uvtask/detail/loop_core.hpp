@@ -22,6 +22,21 @@ struct LoopHandles;
 class TimerQueue;
 struct TimerNode;
 
+/// Work running on another thread that was asked to stop and that the loop watches for its end
+/// (a cancelled `to_thread` job): right before libuv polls, the loop calls `poll_end` on each
+/// watched node, and for a freshly watched one spins briefly, so that a job that honours its
+/// stop request at once is completed without the loop falling asleep in `epoll_wait` and
+/// waiting for a thread wake-up. `poll_end` returns true once it has completed the work; the
+/// node is then unwatched. Lives in the awaiter (no allocation).
+struct EndWatch {
+    using PollHook = bool (*)(EndWatch*) noexcept;
+    PollHook poll_end = nullptr;
+    std::uint64_t spin_until_ns = 0;  // the loop may spin for this node until then
+    EndWatch* prev = nullptr;
+    EndWatch* next = nullptr;
+    bool watched = false;
+};
+
 /// The loop running on this thread, if any.
 inline constinit thread_local LoopCore* tls_current_loop = nullptr;
 /// The task being resumed by the ready queue right now, if any.
@@ -84,6 +99,13 @@ public:
     /// Disarms `node` if armed. O(1).
     void remove_timer(TimerNode* node) noexcept;
 
+    // ---- work on other threads that was asked to stop (see EndWatch)
+    /// Watches `node` (its `poll_end` set), spinning for it for at most `spin_ns` before the
+    /// loop next blocks. Loop thread only.
+    void watch_end(EndWatch* node, std::uint64_t spin_ns) noexcept;
+    /// Stops watching `node` if watched. Loop thread only.
+    void unwatch_end(EndWatch* node) noexcept;
+
     // ---- time slice for checkpoint()
     /// True when the running task has run longer than the time slice since it was resumed.
     /// Reads the clock only every `slice_stride_` calls, the stride adapting to the call rate.
@@ -116,6 +138,7 @@ private:
     void rearm_timer() noexcept;
     bool slice_check_clock() noexcept;
     void fire_timers() noexcept;
+    void poll_watched_ends() noexcept;
     friend struct LoopHandles;
 
     TaskState* ready_head_ = nullptr;
@@ -133,6 +156,7 @@ private:
     std::uint64_t drain_clock_ns_ = 0;    // the ready queue's last clock read (before a resume)
     std::uint64_t slice_last_ns_ = 0;
     std::uint64_t task_counter_ = 0;
+    EndWatch* ends_head_ = nullptr;
     TaskState* live_head_ = nullptr;
     std::size_t live_count_ = 0;
     Loop* owner_ = nullptr;
