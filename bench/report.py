@@ -308,7 +308,8 @@ def main():
     notes = []
     floors = [("floor_throw_catch", "one C++ throw+catch of CancelledError, hot"),
               ("floor_cold_throw_catch", "the same after S3's spinning (cold), the floor of S3"),
-              ("floor_thread_wake", "waking a thread blocked in epoll_wait, no runtime, the floor of S5")]
+              ("floor_uv_async_wake", "waking a libuv loop blocked in uv_run from another thread (uv_async_send), "
+               "no uvtask: the floor of S5 for a runtime on libuv")]
     for name, label in floors:
         f = uv.get("metrics", {}).get(name) if uv is not None else None
         if isinstance(f, dict):

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "timer_queue.hpp"
@@ -36,7 +37,8 @@ struct LoopHandles {
     LoopCore* core = nullptr;
     int open = 0;
     std::mutex inbox_mutex;
-    std::vector<TaskState*> inbox;  // each holds a reference
+    std::vector<TaskState*> inbox;    // each holds a reference
+    std::atomic<int> remote_senders{0};  // threads between enqueue and uv_async_send
 
     static LoopCore* core_of(void* data) noexcept { return static_cast<LoopHandles*>(data)->core; }
     // The idle handle only keeps libuv's poll from blocking while tasks are ready; the queue is
@@ -122,6 +124,11 @@ void LoopCore::close_handles() noexcept {
     closed_ = true;
     if (handles_ == nullptr) {
         return;
+    }
+    // Every task is done (marked under its lock), so no new remote cancel can be queued; let
+    // the ones under way finish their uv_async_send before the handle is closed.
+    while (handles_->remote_senders.load(std::memory_order_acquire) != 0) {
+        std::this_thread::yield();
     }
     drain_remote_cancels();  // release the references the inbox holds
     handles_->core = nullptr;
@@ -267,16 +274,23 @@ void LoopCore::destroy_pending_tasks() noexcept {
 
 // ---- other threads
 
-void LoopCore::post_remote_cancel(TaskState* task) noexcept {
-    if (handles_ == nullptr) {
-        return;
+LoopHandles* LoopCore::enqueue_remote_cancel(TaskState* task) noexcept {
+    LoopHandles* handles = handles_;
+    if (handles == nullptr) {
+        return nullptr;
     }
     task->add_ref();
+    handles->remote_senders.fetch_add(1, std::memory_order_acq_rel);
     {
-        std::lock_guard<std::mutex> guard(handles_->inbox_mutex);
-        handles_->inbox.push_back(task);
+        std::lock_guard<std::mutex> guard(handles->inbox_mutex);
+        handles->inbox.push_back(task);
     }
-    uv_async_send(&handles_->async);
+    return handles;
+}
+
+void LoopCore::send_remote_wake(LoopHandles* handles) noexcept {
+    uv_async_send(&handles->async);
+    handles->remote_senders.fetch_sub(1, std::memory_order_release);  // our last touch
 }
 
 void LoopCore::drain_remote_cancels() noexcept {

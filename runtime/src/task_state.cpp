@@ -46,6 +46,7 @@ bool TaskState::request_cancel(std::string message, CancelKind kind, bool keep_p
     // Pointer comparison only: if our loop is gone we are done and return below.
     const bool on_loop_thread = tls_current_loop == loop_;
     std::stop_source* stop = nullptr;
+    LoopHandles* remote_wake = nullptr;
     {
         Guard guard(lock_);
         if (done_.load(std::memory_order_relaxed)) {
@@ -62,9 +63,13 @@ bool TaskState::request_cancel(std::string message, CancelKind kind, bool keep_p
         stop = extras_ ? extras_->stop_source.get() : nullptr;
         if (!on_loop_thread) {
             // Under our lock: the loop's teardown marks us done under the same lock first, so
-            // the loop is alive while we post.
-            loop_->post_remote_cancel(this);
+            // the loop is alive while we queue ourselves.
+            remote_wake = loop_->enqueue_remote_cancel(this);
         }
+    }
+    if (remote_wake != nullptr) {
+        // Outside our lock: the loop, once awake, takes it to deliver the cancel.
+        LoopCore::send_remote_wake(remote_wake);
     }
     if (stop != nullptr) {
         stop->request_stop();

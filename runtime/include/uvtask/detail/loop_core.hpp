@@ -89,8 +89,14 @@ public:
     /// tasks already asked by an earlier `cancel_all` are skipped.
     std::size_t cancel_all(const std::string& message, CancelKind kind, bool once = false);
     [[nodiscard]] bool has_ready_tasks() const noexcept { return ready_head_ != nullptr; }
-    /// Called by `cancel()` off the loop thread: hand the task to the loop through a uv_async_t.
-    void post_remote_cancel(TaskState* task) noexcept;
+    /// Called by `cancel()` off the loop thread, under the task's lock (the loop's teardown marks
+    /// every task done under that lock before it closes its handles, so the loop is alive):
+    /// queues the task for the loop. Returns the wake-up to pass to `send_remote_wake` once the
+    /// task's lock is released, or null if the loop's handles are closed.
+    [[nodiscard]] LoopHandles* enqueue_remote_cancel(TaskState* task) noexcept;
+    /// Wakes the loop for a queued remote cancel (`uv_async_send`). Outside the task's lock:
+    /// waking a sleeping thread can take tens of µs, and the woken loop needs that lock.
+    static void send_remote_wake(LoopHandles* handles) noexcept;
 
     // ---- timers (one uv_timer_t drives a queue of deadlines)
     /// Arms `node` (its `deadline_ns` and `on_fire` set): `on_fire` runs from the loop's timer
