@@ -198,15 +198,22 @@ static awaitable<std::string> sleeper_worker(Rec& rec) {
   co_return "Finished";
 }
 
-template <bool EC>
-static void spawn_sleeper(const asio::any_io_executor& ex, Rec& rec, asio::cancellation_signal& sig,
-                          JoinChannel& done) {
-  asio::co_spawn(ex, sleeper_worker<EC>(rec),
+// Spawns `worker` with its cancellation slot bound to `sig`; its result string is sent to
+// `done` (Asio has no join on a spawned coroutine).
+static void spawn_joinable(const asio::any_io_executor& ex, awaitable<std::string> worker,
+                           asio::cancellation_signal& sig, JoinChannel& done) {
+  asio::co_spawn(ex, std::move(worker),
                  asio::bind_cancellation_slot(
                      sig.slot(), [&done](std::exception_ptr e, std::string r) {
                        if (e) std::rethrow_exception(e);
                        done.try_send(asio::error_code{}, std::move(r));
                      }));
+}
+
+template <bool EC>
+static void spawn_sleeper(const asio::any_io_executor& ex, Rec& rec, asio::cancellation_signal& sig,
+                          JoinChannel& done) {
+  spawn_joinable(ex, sleeper_worker<EC>(rec), sig, done);
 }
 
 template <bool EC>
@@ -484,12 +491,7 @@ static awaitable<std::string> reader_worker(ReadRec& rec, asio::ip::tcp::socket&
 template <bool EC>
 static void spawn_reader(const asio::any_io_executor& ex, ReadRec& rec, asio::ip::tcp::socket& sock,
                          asio::cancellation_signal& sig, JoinChannel& done) {
-  asio::co_spawn(ex, reader_worker<EC>(rec, sock),
-                 asio::bind_cancellation_slot(
-                     sig.slot(), [&done](std::exception_ptr e, std::string r) {
-                       if (e) std::rethrow_exception(e);
-                       done.try_send(asio::error_code{}, std::move(r));
-                     }));
+  spawn_joinable(ex, reader_worker<EC>(rec, sock), sig, done);
 }
 
 template <bool EC>
