@@ -170,7 +170,8 @@ void floor_uv_async_wake(int warmup, int reps) {
     uv_loop_init(&wake.loop);
     wake.loop.data = &wake;
     uv_timer_init(&wake.loop, &wake.timer);
-    uv_timer_start(&wake.timer, [](uv_timer_t*) {}, 10'000, 0);
+    uv_timer_start(
+        &wake.timer, [](uv_timer_t*) {}, 10'000, 0);
     uv_async_init(&wake.loop, &wake.async, [](uv_async_t* handle) {
         const std::uint64_t t1 = now();
         auto* w = static_cast<UvWake*>(handle->loop->data);

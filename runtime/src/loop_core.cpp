@@ -37,7 +37,7 @@ struct LoopHandles {
     LoopCore* core = nullptr;
     int open = 0;
     std::mutex inbox_mutex;
-    std::vector<TaskState*> inbox;    // each holds a reference
+    std::vector<TaskState*> inbox;       // each holds a reference
     std::atomic<int> remote_senders{0};  // threads between enqueue and uv_async_send
 
     static LoopCore* core_of(void* data) noexcept { return static_cast<LoopHandles*>(data)->core; }

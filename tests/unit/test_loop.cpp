@@ -284,8 +284,8 @@ TEST_SUITE("loop") {
         CHECK(polls.steps_at_poll.size() >= 20);  // one poll per step
         int most_between_polls = 0;
         for (std::size_t i = 1; i < polls.steps_at_poll.size(); ++i) {
-            most_between_polls = std::max(most_between_polls,
-                                          polls.steps_at_poll[i] - polls.steps_at_poll[i - 1]);
+            most_between_polls =
+                std::max(most_between_polls, polls.steps_at_poll[i] - polls.steps_at_poll[i - 1]);
         }
         CHECK(most_between_polls == 1);
         uv_close(reinterpret_cast<uv_handle_t*>(&polls.prepare), nullptr);

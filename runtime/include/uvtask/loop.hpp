@@ -22,9 +22,9 @@ namespace uvtask {
 /// `Loop()` owns a fresh `uv_loop_t` (what `run()` uses). `Loop(uv_loop_t*)` adopts an
 /// application's loop without taking over `uv_run`: the ready queue is drained from a libuv
 /// check handle (an idle handle keeps the poll from blocking while tasks are ready), so tasks
-/// run inside the application's own `uv_run`, one batch of at most ~50 µs per loop iteration. The runtime's handles
-/// are unreferenced except while tasks have work (ready tasks, pending sleeps), so `uv_run`
-/// returns when uvtask has nothing left to do.
+/// run inside the application's own `uv_run`, one batch of at most ~50 µs per loop iteration.
+/// The runtime's handles are unreferenced except while tasks have work (ready tasks, pending
+/// sleeps), so `uv_run` returns when uvtask has nothing left to do.
 ///
 /// Destroying a Loop closes it to new tasks (`spawn` throws `InvalidStateError`, also from the
 /// destructors that run next), destroys tasks still pending — each reported through the

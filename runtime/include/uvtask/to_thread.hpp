@@ -109,8 +109,8 @@ private:
     // function has returned, before libuv's after-work callback (which still owns the request).
     static bool check_end(EndWatch* self) noexcept;
     std::unique_ptr<WorkItem> work_;  // ours, except while queued/running
-    WorkItem* in_flight_ = nullptr;    // libuv's until its after-work callback
-    bool ended_early_ = false;         // completed by check_end; libuv may still hold the item
+    WorkItem* in_flight_ = nullptr;   // libuv's until its after-work callback
+    bool ended_early_ = false;        // completed by check_end; libuv may still hold the item
 };
 
 template <class F, class R>
