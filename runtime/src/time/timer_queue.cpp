@@ -1,4 +1,4 @@
-#include "timer_queue.hpp"
+#include "time/timer_queue.hpp"
 
 namespace uvtask::detail {
 

@@ -4,8 +4,8 @@
 #include <memory>
 #include <optional>
 
-#include "listener_core.hpp"
-#include "stream_core.hpp"
+#include "io/listener_core.hpp"
+#include "io/stream_core.hpp"
 #include "uvtask/dns.hpp"
 #include "uvtask/errors.hpp"
 #include "uvtask/io_error.hpp"

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "timer_queue.hpp"
+#include "time/timer_queue.hpp"
 #include "uvtask/errors.hpp"
 
 namespace uvtask::detail {

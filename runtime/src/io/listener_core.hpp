@@ -3,7 +3,7 @@
 
 #include <uv.h>
 
-#include "stream_core.hpp"
+#include "io/stream_core.hpp"
 #include "uvtask/listener.hpp"
 
 namespace uvtask::detail {

@@ -12,7 +12,7 @@
 
 #include <sys/un.h>
 
-#include "stream_core.hpp"
+#include "io/stream_core.hpp"
 #include "uvtask/errors.hpp"
 #include "uvtask/io_error.hpp"
 

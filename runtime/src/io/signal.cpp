@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "stream_core.hpp"
+#include "io/stream_core.hpp"
 #include "uvtask/io_error.hpp"
 
 namespace uvtask::detail {

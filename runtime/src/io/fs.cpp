@@ -8,7 +8,7 @@
 #include <memory>
 #include <utility>
 
-#include "stream_core.hpp"
+#include "io/stream_core.hpp"
 #include "uvtask/errors.hpp"
 #include "uvtask/io_error.hpp"
 

@@ -4,7 +4,7 @@
 #include <memory>
 #include <utility>
 
-#include "listener_core.hpp"
+#include "io/listener_core.hpp"
 #include "uvtask/io_error.hpp"
 
 namespace uvtask::detail {

@@ -4,7 +4,7 @@
 #include <memory>
 #include <utility>
 
-#include "stream_core.hpp"
+#include "io/stream_core.hpp"
 #include "uvtask/io_error.hpp"
 
 namespace uvtask::detail {

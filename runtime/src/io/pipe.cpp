@@ -3,7 +3,7 @@
 
 #include <sys/un.h>
 
-#include "listener_core.hpp"
+#include "io/listener_core.hpp"
 #include "uvtask/errors.hpp"
 #include "uvtask/io_error.hpp"
 
