@@ -20,7 +20,7 @@ enum class CancelKind : unsigned char {
 /// The name of a kind, e.g. "timeout".
 [[nodiscard]] std::string_view to_string(CancelKind kind) noexcept;
 
-/// Thrown into a task at its next suspension point after it was cancelled (DESIGN §3).
+/// Thrown into a task at its next suspension point after it was cancelled (docs/semantics.md §3).
 ///
 /// Deliberately **not** derived from `std::exception`, so `catch (const std::exception&)` cannot
 /// swallow a cancellation (Python 3.8 moved `asyncio.CancelledError` to `BaseException` for the

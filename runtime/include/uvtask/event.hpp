@@ -33,7 +33,7 @@ private:
 ///
 /// Cancellation: a waiter cancelled while waiting is unlinked and gets `CancelledError`; the
 /// event is unchanged. A waiter that `set()` already woke returns normally even if it is
-/// cancelled before it runs (atomic completion, DESIGN §3.3): the cancel is delivered at its next
+/// cancelled before it runs (atomic completion, docs/semantics.md §3.3): the cancel is delivered at its next
 /// suspension point.
 ///
 /// Destroying an Event that tasks still wait on wakes them with `InvalidStateError`.

@@ -36,7 +36,7 @@ private:
 
 }  // namespace detail
 
-/// Runs `work` inline with cancellation held back (DESIGN §3.7): while it runs, no suspension
+/// Runs `work` inline with cancellation held back (docs/semantics.md §3.7): while it runs, no suspension
 /// point throws `CancelledError` and `cancel()` does not interrupt what the task waits on (an
 /// awaited task is not cancelled either). Requests that arrive meanwhile are counted and
 /// delivered at the first suspension point after it. Returns `work`'s result or rethrows its

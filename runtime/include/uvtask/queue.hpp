@@ -174,7 +174,7 @@ private:
 /// room. An item is handed straight to the first waiting pop, and room freed by a pop is given
 /// straight to the first waiting push, so nobody barges ahead of the queue.
 ///
-/// **Cancel-safe** (atomic completion, DESIGN §3.3): a `pop()` or `push()` cancelled while it
+/// **Cancel-safe** (atomic completion, docs/semantics.md §3.3): a `pop()` or `push()` cancelled while it
 /// waits is unlinked and throws `CancelledError`; nothing was taken or added. A `pop()` that
 /// was handed an item before the cancel reached it returns the item (the cancel is delivered at
 /// the next suspension point): an item is never lost, unlike asyncio's `get()`. Likewise a

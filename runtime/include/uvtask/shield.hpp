@@ -11,7 +11,7 @@
 namespace uvtask {
 
 /// Waits for `handle` like `co_await handle`, except that a cancel of the waiting task is not
-/// passed on (asyncio.shield, DESIGN §3.6): the waiter stops waiting at once and gets
+/// passed on (asyncio.shield, docs/semantics.md §3.6): the waiter stops waiting at once and gets
 /// `CancelledError`; the shielded task runs on, and its result stays in the handle. A
 /// suspension point. Same errors as `co_await handle`.
 template <class T>

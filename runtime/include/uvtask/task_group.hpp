@@ -48,7 +48,7 @@ Task<typename GroupBodyResult<F, Args...>::value_type> run_task_group(F body, Ar
 /// The children of a `task_group` body: spawn into it, and the group's end waits for them all.
 /// Made only by `task_group`, which passes it to the body by reference. Loop thread only.
 ///
-/// Semantics (asyncio.TaskGroup, DESIGN §4), each decided here:
+/// Semantics (asyncio.TaskGroup, docs/semantics.md §4), each decided here:
 /// - **No child outlives the group**: `task_group` completes only once every child has ended.
 /// - **A failing child cancels the rest**: the first child that ends with an exception other
 ///   than `CancelledError` cancels every other child and the body (kind `parent`, at their next
@@ -162,7 +162,7 @@ Task<typename GroupBodyResult<F, Args...>::value_type> run_task_group(F body, Ar
 /// Lifetimes: `body` and `args` are copied into the group's coroutine frame and stay alive until
 /// the group has ended, so a capturing lambda that is itself a coroutine is safe here (its
 /// captures live in the copy); what it captures by reference must outlive the `co_await`. GCC 12:
-/// build the lambda in its own statement, not inside the `co_await` expression (STYLE.md).
+/// build the lambda in its own statement, not inside the `co_await` expression.
 template <class F, class... Args>
     requires std::invocable<F&, TaskGroup&, Args&...> &&
              detail::IsTaskType<detail::GroupBodyResult<F, Args...>>::value

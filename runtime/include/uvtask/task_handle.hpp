@@ -24,7 +24,7 @@ namespace detail {
 
 /// `co_await handle` and `co_await shield(handle)`: wait for a task to end.
 /// Propagating (`Shielded == false`): a cancel of the waiting task is passed on to the awaited
-/// task (DESIGN §3.6) and the waiter keeps waiting for its end — except when the request comes
+/// task (docs/semantics.md §3.6) and the waiter keeps waiting for its end — except when the request comes
 /// back to it round a cycle of joins, where it stops waiting as if shielded (the cycle could
 /// never end otherwise). Shielded: the waiter stops waiting and gets `CancelledError`; the
 /// awaited task runs on.
@@ -128,7 +128,7 @@ public:
     /// An empty handle: every operation but `valid()` throws `InvalidStateError`.
     TaskHandle() noexcept = default;
 
-    /// Asks the task to stop (DESIGN §3.1): if it is not done, adds one to `cancelling()`,
+    /// Asks the task to stop (docs/semantics.md §3.1): if it is not done, adds one to `cancelling()`,
     /// records `message` (the latest wins) and returns true; the task receives
     /// `CancelledError(message)` at its next suspension point, at once if it is suspended now.
     /// On a done task returns false and changes nothing. Safe from any thread (§3.10): off the

@@ -6,7 +6,7 @@
 
 namespace uvtask::this_task {
 
-/// True if the current task has a cancel request not yet delivered (DESIGN §3.9): for a
+/// True if the current task has a cancel request not yet delivered (docs/semantics.md §3.9): for a
 /// callback, a loop that cannot suspend, or a legacy library to poll. False outside a task.
 /// Not a suspension point; does not consume the request.
 [[nodiscard]] bool cancel_requested() noexcept;

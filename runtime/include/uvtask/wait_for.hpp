@@ -123,7 +123,7 @@ template <class T, class Rep, class Period>
 }
 
 /// Awaits a single uvtask awaitable — `sleep(…)`, `queue.pop()`, `lock.lock()`, `event.wait()`…
-/// — inline in the current task, at most `timeout`. The operation is atomic (DESIGN §3.3): on
+/// — inline in the current task, at most `timeout`. The operation is atomic (docs/semantics.md §3.3): on
 /// expiry it is cancelled and has ended before `TimeoutError` is thrown (a `pop()` that already
 /// received its item returns it instead). Same cancellation rules as the other overloads.
 ///

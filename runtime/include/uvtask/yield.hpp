@@ -58,7 +58,7 @@ public:
 
 }  // namespace detail
 
-/// Suspends the current task and puts it behind every task that is ready now (DESIGN §3.8).
+/// Suspends the current task and puts it behind every task that is ready now (docs/semantics.md §3.8).
 /// Always a suspension point: a pending cancel is thrown at once, without suspending, and a
 /// cancel that arrives while the task waits in the ready queue is thrown when it resumes.
 /// Fairness: the loop runs ready tasks in batches of at most ~50 µs, then lets libuv run due

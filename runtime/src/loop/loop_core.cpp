@@ -18,7 +18,7 @@ namespace uvtask::detail {
 
 namespace {
 std::atomic<std::uint64_t> next_loop_id{1};
-constexpr std::uint64_t batch_budget_ns = 50'000;  // DESIGN §7: timers and I/O wait ≤ ~50 µs
+constexpr std::uint64_t batch_budget_ns = 50'000;  // the fairness bound: timers and I/O wait ≤ ~50 µs
 }  // namespace
 
 std::uint64_t now_ns() noexcept {

@@ -1,6 +1,6 @@
 // Private: the loop's timers — deadlines grouped into one bucket per millisecond, the buckets in
 // a min-heap. libuv timers have millisecond resolution anyway; grouping makes arming and
-// cancelling a sleep O(1) (a list append / unlink) however many tasks sleep (DESIGN §7, S4).
+// cancelling a sleep O(1) (a list append / unlink) however many tasks sleep (S4 in bench/PROTOCOL.md).
 #pragma once
 
 #include <cstddef>

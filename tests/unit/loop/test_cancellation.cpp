@@ -1,4 +1,4 @@
-// DESIGN §3, clause by clause: what cancel() does, where CancelledError is delivered, atomic
+// docs/semantics.md §3, clause by clause: what cancel() does, where CancelledError is delivered, atomic
 // completion, refusing, propagation into awaited tasks, shield, non_cancellable, yield_now and
 // checkpoint, code that cannot suspend, and cancel() from another thread.
 #include <uvtask/uvtask.hpp>
@@ -26,7 +26,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// ---- small building blocks (coroutine functions taking arguments by value, STYLE.md)
+// ---- small building blocks (coroutine functions taking arguments by value)
 
 Task<void> sleep_for(std::chrono::milliseconds delay) { co_await sleep(delay); }
 Task<void> yield_once() { co_await yield_now(); }

@@ -1,4 +1,4 @@
-// DESIGN §3.10 under stress: other threads cancel tasks while they sleep, yield, run checkpoint()
+// docs/semantics.md §3.10 under stress: other threads cancel tasks while they sleep, yield, run checkpoint()
 // loops, wait on other tasks or hold cancellation back — thousands of times, at random moments
 // (a seeded RNG picks the work, the delays and the number of requests). Run under ASan: a task
 // resumed twice or after its frame was freed, a leaked handle or state is caught there; the

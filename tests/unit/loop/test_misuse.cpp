@@ -1,4 +1,4 @@
-// DESIGN §6: every misuse is a named exception or a report through the loop's exception handler
+// docs/semantics.md §6: every misuse is a named exception or a report through the loop's exception handler
 // with the task's name — never a crash, a hang or a silent leak.
 #include <uvtask/uvtask.hpp>
 

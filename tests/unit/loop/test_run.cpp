@@ -1,4 +1,4 @@
-// run(): asyncio.run for C++ — the result, a clean shutdown (DESIGN §5), SIGINT, deadlocks.
+// run(): asyncio.run for C++ — the result, a clean shutdown (docs/semantics.md §5), SIGINT, deadlocks.
 #include <uvtask/run.hpp>
 
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// TaskHandle<T>: the API of DESIGN §2 on a spawned task.
+// TaskHandle<T>: the API of docs/semantics.md §2 on a spawned task.
 #include <uvtask/task_handle.hpp>
 
 #include <doctest/doctest.h>

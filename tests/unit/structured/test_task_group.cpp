@@ -1,5 +1,5 @@
 // TaskGroup and ExceptionGroup: no child outlives the group; failures cancel the rest and are all
-// kept; an outer cancel propagates (DESIGN §4).
+// kept; an outer cancel propagates (docs/semantics.md §4).
 #include <uvtask/task_group.hpp>
 
 #include <doctest/doctest.h>

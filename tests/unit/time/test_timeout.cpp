@@ -1,4 +1,4 @@
-// Deadlines inline in the current task: with_timeout, move_on_after, Deadline (DESIGN §4).
+// Deadlines inline in the current task: with_timeout, move_on_after, Deadline (docs/semantics.md §4).
 #include <uvtask/timeout.hpp>
 
 #include <doctest/doctest.h>

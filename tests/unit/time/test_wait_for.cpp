@@ -1,4 +1,4 @@
-// wait_for(): a task, a handle or an awaitable with a timeout, and no orphans (DESIGN §4).
+// wait_for(): a task, a handle or an awaitable with a timeout, and no orphans (docs/semantics.md §4).
 #include <uvtask/wait_for.hpp>
 
 #include <doctest/doctest.h>

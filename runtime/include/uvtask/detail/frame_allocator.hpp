@@ -6,7 +6,7 @@
 namespace uvtask::detail {
 
 /// Allocates `size` bytes for a coroutine frame or task state. Blocks are recycled through a
-/// per-thread cache of size classes (DESIGN §7: first-touch page faults are half of a spawn's
+/// per-thread cache of size classes (first-touch page faults are half of a spawn's
 /// cost elsewhere). Each block comes from `::operator new`, so a block freed on another thread
 /// is safe. Under AddressSanitizer the cache is bypassed so use-after-free stays detectable.
 /// Throws `std::bad_alloc`.

@@ -12,7 +12,7 @@ namespace uvtask::detail {
 /// Throws the `InvalidStateError` for a uvtask awaitable awaited outside a uvtask task.
 [[noreturn]] void throw_outside_task(const char* operation);
 
-/// Base of every uvtask awaiter (STYLE §2): `begin()` at the start of `await_suspend` checks
+/// Base of every uvtask awaiter (docs/architecture.md): `begin()` at the start of `await_suspend` checks
 /// for a current task and a pending cancel; `park()` records where the task sleeps and how to
 /// cancel it; the libuv callback or the cancel hook calls `wake()`, which hands the task to the
 /// ready queue; `await_resume` calls `finish()`, the only place a status becomes an exception.

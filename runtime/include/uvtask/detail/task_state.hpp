@@ -95,7 +95,7 @@ public:
     }
     void mark_retrieved() noexcept { retrieved_ = true; }
 
-    // ---- cancellation (DESIGN §3)
+    // ---- cancellation (docs/semantics.md §3)
     /// `cancel(msg)`: safe from any thread. False if the task is done. With `keep_pending_reason`
     /// (a deadline or a task group cancelling the task it runs in), a request already waiting for
     /// delivery keeps its message and kind: the error then says who else asked, not the scope.
@@ -118,7 +118,7 @@ public:
     [[nodiscard]] std::stop_token stop_token();
     /// Runs the cancel hook of the awaiter the task is suspended in, if a request is deliverable.
     void deliver_cancel_if_suspended() noexcept;
-    /// Passes this task's current request (message and kind) on to `target` (DESIGN §3.6).
+    /// Passes this task's current request (message and kind) on to `target` (docs/semantics.md §3.6).
     void forward_cancel_to(TaskState& target);
 
     // ---- suspension bookkeeping (loop thread)
@@ -198,7 +198,7 @@ private:
     std::uint64_t number_;
     std::exception_ptr exception_;
     // What most tasks never need, allocated on first use: a custom name, a cancel message, a
-    // stop source, done callbacks (keeps a sleeping task small: DESIGN §7, S4).
+    // stop source, done callbacks (keeps a sleeping task small: S4 in bench/PROTOCOL.md).
     struct Extras {
         std::string name;
         std::string message;
