@@ -25,6 +25,7 @@ PUBLIC = {
     "task.hpp": "core",
     "detail/frame_allocator.hpp": "core",
     "detail/intrusive_list.hpp": "core",
+    "detail/raise.hpp": "core",
     "detail/settle.hpp": "core",
     "detail/task_host.hpp": "core",
     "detail/task_state.hpp": "core",
@@ -72,6 +73,7 @@ PUBLIC = {
     "stream.hpp": "io",
     "tcp.hpp": "io",
     "to_thread.hpp": "io",
+    "detail/end_watch.hpp": "io",
     "detail/io_awaiter.hpp": "io",
     # the umbrella header
     "uvtask.hpp": None,

@@ -25,7 +25,7 @@
 namespace uvtask::testing {
 
 /// True when some task waits in the ready queue.
-inline bool some_task_ready() { return Loop::current()->core().has_ready_tasks(); }
+inline bool some_task_ready() { return detail::current_loop()->has_ready_tasks(); }
 
 /// Cancels `target` from a libuv check handle — after the poll phase ran the I/O callbacks of
 /// this loop iteration, before the runtime's own check handle drains the ready queue — the

@@ -86,9 +86,11 @@ TestRun run_test(Task<T> body, RunTestOptions options = {}) {
         uv_close(reinterpret_cast<uv_handle_t*>(&watchdog), nullptr);
         CHECK_MESSAGE(!cleanup_timed_out, "tasks left by the test did not end when cancelled");
         if (handle.done()) {
-            failure = handle.native_state()->outcome() == detail::Outcome::value
-                          ? nullptr
-                          : handle.native_state()->take_exception();
+            try {
+                handle.result();
+            } catch (...) {
+                failure = std::current_exception();
+            }
         }
     }
     uv_run(&loop, UV_RUN_DEFAULT);  // let the Loop's close requests finish

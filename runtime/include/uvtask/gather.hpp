@@ -24,10 +24,10 @@ namespace detail {
 template <class T>
 GatherValue<T> gathered_value(const TaskHandle<T>& handle) {
     if constexpr (std::is_void_v<T>) {
-        handle.native_state()->join_result();
+        detail::state_of(handle)->join_result();
         return {};
     } else {
-        return handle.native_state()->join_result();
+        return detail::state_of(handle)->join_result();
     }
 }
 
@@ -42,7 +42,7 @@ Task<std::tuple<GatherValue<typename As::value_type>...>> run_gather(As... items
     co_await scope.wait_all();
     const bool all_values = std::apply(
         [](const auto&... handle) {
-            return (... && (handle.done() && handle.native_state()->outcome() == Outcome::value));
+            return (... && (handle.done() && detail::state_of(handle)->ending() == Ending::value));
         },
         handles);
     scope.conclude(all_values);
@@ -67,18 +67,18 @@ run_gather_range(std::vector<A> items) {
     bool all_values = true;
     for (const TaskHandle<T>& handle : handles) {
         all_values = all_values && handle.done() &&
-                     handle.native_state()->outcome() == Outcome::value;
+                     detail::state_of(handle)->ending() == Ending::value;
     }
     scope.conclude(all_values);
     if constexpr (std::is_void_v<T>) {
         for (const TaskHandle<T>& handle : handles) {
-            handle.native_state()->join_result();
+            detail::state_of(handle)->join_result();
         }
     } else {
         std::vector<T> results;
         results.reserve(handles.size());
         for (const TaskHandle<T>& handle : handles) {
-            results.push_back(handle.native_state()->join_result());
+            results.push_back(detail::state_of(handle)->join_result());
         }
         co_return results;
     }

@@ -1,12 +1,13 @@
 // uvtask — Loop: the per-thread scheduler over a uv_loop_t (owned, or adopted from the app).
 #pragma once
 
-#include <uv.h>
-
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "uvtask/errors.hpp"
 #include "uvtask/exception_handler.hpp"
@@ -16,6 +17,15 @@
 #include "uvtask/detail/loop_core.hpp"
 
 namespace uvtask {
+
+namespace detail {
+/// The runtime's access to a Loop's internals (not public API).
+struct LoopAccess {
+    [[nodiscard]] static LoopCore& core(Loop& loop) noexcept;
+    /// `run()` closed the owned uv_loop_t itself.
+    static void mark_closed(Loop& loop) noexcept;
+};
+}  // namespace detail
 
 /// One per thread: the ready queue, the timers and the wake-ups of uvtask on a `uv_loop_t`.
 ///
@@ -32,7 +42,8 @@ namespace uvtask {
 /// one then says it ended cancelled, kind `shutdown` — and closes the runtime's handles.
 /// An owned loop is then run until they are closed and `uv_loop_close`d; an adopted loop gets
 /// the close requests and finishes them on the application's next `uv_run` (the application's
-/// own handles are untouched). Not thread-safe except through `TaskHandle::cancel()`.
+/// own handles are untouched). Thread safety: `post`, `spawn` (`spawn_on`) and
+/// `TaskHandle::cancel()` are safe from any thread; everything else belongs to the loop's thread.
 class Loop {
 public:
     /// A Loop on a new `uv_loop_t` it owns. `InvalidStateError` if this thread has a Loop.
@@ -49,10 +60,27 @@ public:
     /// The underlying libuv loop.
     [[nodiscard]] uv_loop_t* native() const noexcept;
 
-    /// `spawn(task, name)` on this loop (which is this thread's current one).
+    /// `spawn_on(*this, task, name)`: safe from any thread (see `spawn_on`).
     template <class T>
     TaskHandle<T> spawn(Task<T> task, std::string name = {}) {
-        return uvtask::spawn(std::move(task), std::move(name));
+        return uvtask::spawn_on(*this, std::move(task), std::move(name));
+    }
+
+    /// Runs `f()` on this loop's thread on a later turn (asyncio's `call_soon_threadsafe`).
+    ///
+    /// Completes when: at once; `f` runs later, from the loop, in the order the calls were
+    /// posted (so calls from one thread run in the order that thread posted them), outside
+    /// any task (it may `spawn`). An exception from `f` goes to the exception handler.
+    /// Suspension point: no.
+    /// On cancel: not cancellable; a posted call always runs once accepted, even if the loop
+    /// closes first (it then runs during the loop's teardown, where `spawn` throws).
+    /// Throws: `InvalidStateError` if the loop is closed (`f` is not run); `std::bad_alloc`
+    /// (nothing posted).
+    /// Thread safety: any thread. The Loop object must outlive the call.
+    template <class F>
+        requires std::invocable<std::decay_t<F>&> && std::move_constructible<std::decay_t<F>>
+    void post(F&& f) {
+        post_call(std::make_unique<detail::PostedCallOf<std::decay_t<F>>>(std::forward<F>(f)));
     }
 
     /// Cancels every task that is not done, with `message` and `kind`; returns how many.
@@ -66,12 +94,10 @@ public:
     /// `InvalidDurationError` if negative.
     void set_time_slice(std::chrono::nanoseconds slice);
 
-    /// Runtime use.
-    [[nodiscard]] detail::LoopCore& core() noexcept { return *core_; }
-    /// Runtime use: `run()` closed the owned uv_loop_t itself.
-    void mark_closed() noexcept { owned_closed_ = true; }
-
 private:
+    friend struct detail::LoopAccess;
+    void post_call(std::unique_ptr<detail::PostedCall> call);
+
     std::unique_ptr<detail::LoopCore> core_;
     std::unique_ptr<uv_loop_t> owned_;
     bool owned_closed_ = false;

@@ -39,7 +39,7 @@ class QueuePopAwaiter : public SuspensionPoint, public WaitNode {
 public:
     explicit QueuePopAwaiter(Queue<T>* queue) noexcept : queue_(queue) {}
     ~QueuePopAwaiter() {
-        if (linked) {
+        if (linked()) {
             queue_->poppers_.remove(this);
         }
     }
@@ -104,7 +104,7 @@ public:
     QueuePushAwaiter(Queue<T>* queue, T&& item) noexcept(std::is_nothrow_move_constructible_v<T>)
         : queue_(queue), item_(std::move(item)) {}
     ~QueuePushAwaiter() {
-        if (linked) {
+        if (linked()) {
             queue_->pushers_.remove(this);
         }
     }

@@ -21,7 +21,7 @@ T race_result(const std::vector<TaskHandle<T>>& handles, std::size_t winner) {
     if (winner == JoinScope::none) {
         throw InvalidStateError("race(): no task");
     }
-    return handles[winner].native_state()->join_result();
+    return detail::state_of(handles[winner])->join_result();
 }
 
 template <class T>

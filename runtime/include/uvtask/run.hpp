@@ -47,13 +47,13 @@ T run(Task<T> main, RunOptions options = {}) {
     detail::check_run_options(options);
     Loop loop;
     TaskHandle<T> handle = spawn(std::move(main), "main");
-    detail::run_main(loop, *handle.native_state(), options);
+    detail::run_main(loop, *detail::state_of(handle), options);
     if constexpr (std::is_void_v<T>) {
         handle.result();
     } else if constexpr (std::is_copy_constructible_v<T>) {
         return handle.result();
     } else {
-        return handle.native_state()->join_result();
+        return detail::state_of(handle)->join_result();
     }
 }
 

@@ -16,7 +16,7 @@ namespace uvtask {
 /// suspension point. Same errors as `co_await handle`.
 template <class T>
 [[nodiscard]] detail::JoinAwaiter<T, true> shield(const TaskHandle<T>& handle) noexcept {
-    return detail::JoinAwaiter<T, true>{handle.native_state()};
+    return detail::JoinAwaiter<T, true>{detail::state_of(handle)};
 }
 
 /// Spawns `task` and shields it, for the common `co_await shield(critical())`. The task runs to

@@ -8,8 +8,9 @@
 #include <type_traits>
 
 #include "uvtask/errors.hpp"
-#include "uvtask/detail/loop_core.hpp"
+#include "uvtask/detail/raise.hpp"
 #include "uvtask/detail/suspension_point.hpp"
+#include "uvtask/detail/timer_node.hpp"
 
 namespace uvtask {
 
@@ -35,8 +36,6 @@ private:
 template <class Rep, class Period>
 [[nodiscard]] std::uint64_t checked_delay_ns(std::chrono::duration<Rep, Period> delay,
                                              const char* operation);
-
-[[noreturn]] void throw_invalid_duration(const char* operation, const char* why);
 
 template <class Rep, class Period>
 std::uint64_t checked_delay_ns(std::chrono::duration<Rep, Period> delay, const char* operation) {

@@ -10,6 +10,7 @@
 
 #include "uvtask/errors.hpp"
 #include "uvtask/detail/frame_allocator.hpp"
+#include "uvtask/detail/raise.hpp"
 #include "uvtask/detail/task_state.hpp"
 
 namespace uvtask {
@@ -18,9 +19,6 @@ template <class T>
 class Task;
 
 namespace detail {
-
-/// True when the exception being handled right now is a `CancelledError` (no rethrow needed).
-[[nodiscard]] bool current_exception_is_cancel() noexcept;
 
 /// Ends a coroutine: hand control to whoever awaited it inline (symmetric transfer), or, for
 /// the body of a spawned task, complete the task.

@@ -82,7 +82,7 @@ public:
     TaskHandle<T> spawn(Task<T> task, std::string name = {}) {
         check_can_spawn();
         TaskHandle<T> handle = uvtask::spawn(std::move(task), std::move(name));
-        adopt(*handle.native_state());
+        adopt(*detail::state_of(handle));
         return handle;
     }
     /// Children that have not ended yet.

@@ -10,6 +10,7 @@
 
 #include "uvtask/errors.hpp"
 #include "uvtask/detail/loop_core.hpp"
+#include "uvtask/detail/raise.hpp"
 #include "uvtask/detail/spawned_task.hpp"
 #include "uvtask/detail/suspension_point.hpp"
 
@@ -19,8 +20,6 @@ template <class T>
 class TaskHandle;
 
 namespace detail {
-
-[[noreturn]] void throw_join_misuse(const TaskState& target, bool self_join);
 
 /// `co_await handle` and `co_await shield(handle)`: wait for a task to end.
 /// Propagating (`Shielded == false`): a cancel of the waiting task is passed on to the awaited
@@ -38,7 +37,7 @@ public:
         }
     }
     ~JoinAwaiter() {
-        if (JoinWaiter::linked) {
+        if (JoinWaiter::linked()) {
             target_->remove_waiter(this);
         }
         if (target_ != nullptr) {
@@ -50,7 +49,7 @@ public:
         if (!begin()) {
             return false;
         }
-        if (target_ == nullptr || target_->loop_id() != task_->loop()->id() || target_ == task_) {
+        if (target_ == nullptr || !target_->same_loop_as(*task_) || target_ == task_) {
             status_ = Status::misuse;
             return false;
         }
@@ -68,7 +67,7 @@ public:
             throw_misuse();
         }
         finish(Shielded ? "shield()" : "co_await TaskHandle");
-        if (propagated_ && target_->outcome() == Outcome::cancelled && task_->cancel_requested()) {
+        if (propagated_ && target_->ending() == Ending::cancelled && task_->cancel_requested()) {
             // The awaited task ended cancelled because of our request: that is its delivery.
             (void)task_->take_cancel();
         }
@@ -114,6 +113,26 @@ private:
     bool forwarding_ = false;  // inside on_cancel_hook's forward (cycle detection)
 };
 
+/// The runtime's access to a handle's state (not public API).
+struct HandleAccess {
+    template <class T>
+    [[nodiscard]] static SpawnedTask<T>* state(const TaskHandle<T>& handle) noexcept {
+        return handle.state_.get();
+    }
+    /// A handle on `state`, taking over one reference the caller holds.
+    template <class T>
+    [[nodiscard]] static TaskHandle<T> adopt(SpawnedTask<T>* state) noexcept {
+        TaskHandle<T> handle;
+        handle.state_ = StateRef<SpawnedTask<T>>::adopt(state);
+        return handle;
+    }
+};
+
+template <class T>
+[[nodiscard]] SpawnedTask<T>* state_of(const TaskHandle<T>& handle) noexcept {
+    return HandleAccess::state(handle);
+}
+
 }  // namespace detail
 
 /// A spawned task (asyncio.Task), returned by `spawn`. Copyable and ref-counted; copying and
@@ -146,7 +165,7 @@ public:
     /// True if the task ended because `CancelledError` escaped its body (or it was cancelled
     /// before it first ran). A task that caught the error and returned is not cancelled.
     [[nodiscard]] bool cancelled() const {
-        return state().done() && state().outcome() == detail::Outcome::cancelled;
+        return state().done() && state().ending() == detail::Ending::cancelled;
     }
     /// The result. Rethrows the task's exception, `CancelledError` if it ended cancelled,
     /// `InvalidStateError` if it is not done.
@@ -158,10 +177,10 @@ public:
         if (!s.done()) {
             throw InvalidStateError("task '" + s.name() + "' is not done yet");
         }
-        if (s.outcome() == detail::Outcome::cancelled) {
+        if (s.ending() == detail::Ending::cancelled) {
             std::rethrow_exception(s.take_exception());
         }
-        return s.outcome() == detail::Outcome::failed ? s.take_exception() : nullptr;
+        return s.ending() == detail::Ending::failed ? s.take_exception() : nullptr;
     }
     /// The task's name (given to `spawn`, or "Task-N").
     [[nodiscard]] std::string name() const { return state().name(); }
@@ -196,15 +215,8 @@ public:
         return a.state_.get() == b.state_.get();
     }
 
-    /// Runtime use: wraps a state whose reference the caller hands over.
-    static TaskHandle adopt(detail::SpawnedTask<T>* state) noexcept {
-        TaskHandle handle;
-        handle.state_ = detail::StateRef<detail::SpawnedTask<T>>::adopt(state);
-        return handle;
-    }
-    [[nodiscard]] detail::SpawnedTask<T>* native_state() const noexcept { return state_.get(); }
-
 private:
+    friend struct detail::HandleAccess;
     detail::SpawnedTask<T>& state() const {
         if (!state_) {
             throw InvalidStateError("operation on an empty TaskHandle");

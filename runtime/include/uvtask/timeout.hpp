@@ -10,9 +10,9 @@
 #include "uvtask/errors.hpp"
 #include "uvtask/sleep.hpp"
 #include "uvtask/task.hpp"
-#include "uvtask/detail/loop_core.hpp"
 #include "uvtask/detail/settle.hpp"
 #include "uvtask/detail/task_state.hpp"
+#include "uvtask/detail/timer_node.hpp"
 
 namespace uvtask {
 

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "uvtask/errors.hpp"
+#include "uvtask/detail/end_watch.hpp"
 #include "uvtask/detail/io_awaiter.hpp"
 
 namespace uvtask {

@@ -18,7 +18,7 @@ public:
             return false;
         }
         park(resume_at, &on_cancel_while_queued);
-        task_->loop()->schedule(task_);
+        loop().schedule(task_);
         return true;
     }
     void await_resume() const {
@@ -46,7 +46,7 @@ public:
         return false;
 #else
         TaskState* task = current_task();
-        return task != nullptr && !task->cancel_deliverable() && !task->loop()->slice_expired();
+        return task != nullptr && !task->cancel_deliverable() && !LoopCore::of(*task).slice_expired();
 #endif
     }
     void await_resume() const {

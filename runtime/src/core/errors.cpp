@@ -8,9 +8,8 @@
 
 #include "uvtask/errors.hpp"
 #include "uvtask/exception_handler.hpp"
-#include "uvtask/task.hpp"
-#include "uvtask/task_handle.hpp"
-#include "uvtask/detail/suspension_point.hpp"
+#include "uvtask/detail/raise.hpp"
+#include "uvtask/detail/task_state.hpp"
 
 namespace uvtask {
 

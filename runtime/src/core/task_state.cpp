@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "uvtask/exception_handler.hpp"
-#include "uvtask/detail/loop_core.hpp"
 
 namespace uvtask::detail {
 
@@ -14,8 +13,8 @@ namespace {
 using Guard = std::lock_guard<SpinLock>;
 }  // namespace
 
-TaskState::TaskState(LoopCore& loop, std::uint64_t number, std::string name)
-    : loop_(&loop), loop_id_(loop.id()), number_(number) {
+TaskState::TaskState(TaskHost& host, std::uint64_t number, std::string name)
+    : host_(&host), loop_id_(host.id()), number_(number) {
     if (!name.empty()) {
         extras().name = std::move(name);
     }
@@ -44,9 +43,9 @@ TaskState::~TaskState() = default;
 
 bool TaskState::request_cancel(std::string message, CancelKind kind, bool keep_pending_reason) {
     // Pointer comparison only: if our loop is gone we are done and return below.
-    const bool on_loop_thread = tls_current_loop == loop_;
+    const bool on_thread = on_loop_thread();
     std::stop_source* stop = nullptr;
-    LoopHandles* remote_wake = nullptr;
+    void* remote_wake = nullptr;
     {
         Guard guard(lock_);
         if (done_.load(std::memory_order_relaxed)) {
@@ -61,20 +60,21 @@ bool TaskState::request_cancel(std::string message, CancelKind kind, bool keep_p
         cancelling_.fetch_add(1, std::memory_order_acq_rel);
         cancel_requested_.store(true, std::memory_order_release);
         stop = extras_ ? extras_->stop_source.get() : nullptr;
-        if (!on_loop_thread) {
+        if (!on_thread) {
             // Under our lock: the loop's teardown marks us done under the same lock first, so
             // the loop is alive while we queue ourselves.
-            remote_wake = loop_->enqueue_remote_cancel(this);
+            remote_wake = host_->enqueue_remote_cancel(*this);
         }
     }
     if (remote_wake != nullptr) {
-        // Outside our lock: the loop, once awake, takes it to deliver the cancel.
-        LoopCore::send_remote_wake(remote_wake);
+        // Outside our lock: the loop, once awake, takes it to deliver the cancel. The loop's
+        // teardown waits for this call to return.
+        host_->send_remote_wake(remote_wake);
     }
     if (stop != nullptr) {
         stop->request_stop();
     }
-    if (on_loop_thread) {
+    if (on_thread) {
         deliver_cancel_if_suspended();
     }
     return true;
@@ -137,31 +137,12 @@ std::stop_token TaskState::stop_token() {
 
 // ---- joins and callbacks
 
-void TaskState::add_waiter(JoinWaiter* waiter) noexcept {
-    waiter->next = nullptr;
-    waiter->prev = waiters_tail_;
-    if (waiters_tail_ != nullptr) {
-        waiters_tail_->next = waiter;
-    } else {
-        waiters_head_ = waiter;
-    }
-    waiters_tail_ = waiter;
-    waiter->linked = true;
-}
+void TaskState::add_waiter(JoinWaiter* waiter) noexcept { waiters_.push_back(waiter); }
 
-void TaskState::remove_waiter(JoinWaiter* waiter) noexcept {
-    if (!waiter->linked) {
-        return;
-    }
-    (waiter->prev != nullptr ? waiter->prev->next : waiters_head_) = waiter->next;
-    (waiter->next != nullptr ? waiter->next->prev : waiters_tail_) = waiter->prev;
-    waiter->prev = waiter->next = nullptr;
-    waiter->linked = false;
-}
+void TaskState::remove_waiter(JoinWaiter* waiter) noexcept { waiters_.remove(waiter); }
 
 void TaskState::wake_waiters() noexcept {
-    while (JoinWaiter* waiter = waiters_head_) {
-        remove_waiter(waiter);
+    while (JoinWaiter* waiter = waiters_.pop_front()) {
         waiter->on_done(waiter);
     }
 }
@@ -206,7 +187,7 @@ bool TaskState::start_or_skip() noexcept {
     }
     // Cancelled before its body first ran: end cancelled without running it (asyncio).
     exception_ = std::make_exception_ptr(take_cancel());
-    outcome_ = Outcome::cancelled;
+    ending_ = Ending::cancelled;
     std::exchange(frame_, {}).destroy();
     finish();
     return true;
@@ -214,10 +195,10 @@ bool TaskState::start_or_skip() noexcept {
 
 void TaskState::on_body_final(std::coroutine_handle<> frame, PromiseBase& promise) noexcept {
     if (promise.exception) {
-        outcome_ = promise.exception_is_cancel ? Outcome::cancelled : Outcome::failed;
+        ending_ = promise.exception_is_cancel ? Ending::cancelled : Ending::failed;
         exception_ = std::move(promise.exception);
     } else {
-        outcome_ = Outcome::value;
+        ending_ = Ending::value;
         collect_value(frame);
     }
     frame_ = {};
@@ -231,7 +212,7 @@ void TaskState::finish() noexcept {
         done_.store(true, std::memory_order_release);
     }
     suspended_in_ = nullptr;
-    loop_->unlink_live(this);
+    host_->task_ended(*this);
     wake_waiters();
     run_done_callbacks();
     release();  // the loop's reference
@@ -242,12 +223,12 @@ void TaskState::destroy_pending() noexcept {
         Guard guard(lock_);
         done_.store(true, std::memory_order_release);
     }
-    outcome_ = Outcome::cancelled;
+    ending_ = Ending::cancelled;
     exception_ = std::make_exception_ptr(
         CancelledError("task destroyed while pending", CancelKind::shutdown));
     suspended_in_ = nullptr;
-    while (JoinWaiter* waiter = waiters_head_) {
-        remove_waiter(waiter);  // its task is being destroyed too: nobody to wake
+    while (waiters_.pop_front() != nullptr) {
+        // its task is being destroyed too: nobody to wake
     }
     std::vector<std::function<void()>> dropped;  // destroyed outside the lock
     {
@@ -263,7 +244,7 @@ void TaskState::destroy_pending() noexcept {
 }
 
 void TaskState::report(const ExceptionContext& context) const noexcept {
-    LoopCore* here = tls_current_loop;
+    TaskHost* here = tls_current_host;
     if (here != nullptr && here->id() == loop_id_) {
         here->report(context);
     } else {
@@ -272,7 +253,7 @@ void TaskState::report(const ExceptionContext& context) const noexcept {
 }
 
 void TaskState::last_reference_gone() noexcept {
-    if (outcome_ == Outcome::failed && !retrieved_) {
+    if (ending_ == Ending::failed && !retrieved_) {
         report({"Task exception was never retrieved", name(), exception_});
     }
     destroy_self();

@@ -1,7 +1,8 @@
 #include "uvtask/this_task.hpp"
 
 #include "uvtask/errors.hpp"
-#include "uvtask/detail/loop_core.hpp"
+#include "uvtask/detail/task_host.hpp"
+#include "uvtask/detail/task_state.hpp"
 
 namespace uvtask::this_task {
 

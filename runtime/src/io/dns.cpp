@@ -44,7 +44,7 @@ bool ResolveAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     // No AI_ADDRCONFIG: it hides loopback addresses on a machine without other interfaces.
     const std::string service = std::to_string(port_);
     const int rc = uv_getaddrinfo(
-        task_->loop()->native(), &op->req,
+        loop().native(), &op->req,
         [](uv_getaddrinfo_t* req, int status, addrinfo* list) noexcept {
             std::unique_ptr<ResolveOp> owned(static_cast<ResolveOp*>(req->data));
             if (owned->waiter != nullptr) {

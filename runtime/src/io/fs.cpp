@@ -117,7 +117,7 @@ bool FsAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
             std::memcpy(op->buffer.get(), args_.in.data(), op->size);
         }
     }
-    uv_loop_t* loop = task_->loop()->native();
+    uv_loop_t* loop = SuspensionPoint::loop().native();
     uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(op->buffer.get()),
                                static_cast<unsigned>(op->size));
     int rc = 0;

@@ -39,7 +39,7 @@ bool SignalAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     if (op == nullptr) {
         return done_now(UV_ENOMEM);
     }
-    if (const int rc = uv_signal_init(task_->loop()->native(), &op->handle); rc < 0) {
+    if (const int rc = uv_signal_init(loop().native(), &op->handle); rc < 0) {
         std::unique_ptr<SignalOp> owned(op);
         return done_now(rc);
     }

@@ -543,7 +543,7 @@ bool StreamConnectAwaiter::await_suspend(std::coroutine_handle<> resume_at) noex
     if (!begin()) {
         return false;
     }
-    if (const int rc = core_->init(task_->loop()->native()); rc < 0) {
+    if (const int rc = core_->init(loop().native()); rc < 0) {
         return done_now(rc);
     }
     core_->connect_req.data = core_;

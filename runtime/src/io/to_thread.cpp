@@ -14,8 +14,8 @@ constexpr std::uint64_t end_spin_ns = 20'000;
 }  // namespace
 
 ToThreadAwaiterBase::~ToThreadAwaiterBase() {
-    if (EndWatch::watched) {
-        task_->loop()->unwatch_end(this);
+    if (EndWatch::linked()) {
+        unwatch_end(loop(), this);
     }
     if (WorkItem* work = in_flight_) {
         // The frame is destroyed while the work is queued or running (loop teardown).
@@ -35,7 +35,7 @@ bool ToThreadAwaiterBase::await_suspend(std::coroutine_handle<> resume_at) noexc
     WorkItem* work = work_.get();
     work->req.data = work;
     const int rc = uv_queue_work(
-        task_->loop()->native(), &work->req,
+        loop().native(), &work->req,
         [](uv_work_t* req) noexcept { static_cast<WorkItem*>(req->data)->execute(); },
         [](uv_work_t* req, int status) noexcept {
             auto* item = static_cast<WorkItem*>(req->data);
@@ -60,8 +60,8 @@ void ToThreadAwaiterBase::on_after_work(WorkItem* work, int status) noexcept {
     if (ended_early_) {
         return;  // check_end already completed the await with the function's outcome
     }
-    if (EndWatch::watched) {
-        task_->loop()->unwatch_end(this);
+    if (EndWatch::linked()) {
+        unwatch_end(loop(), this);
     }
     if (status == UV_ECANCELED && cancel_seen_) {
         complete_cancelled();
@@ -83,7 +83,7 @@ void ToThreadAwaiterBase::on_cancel(Suspension* self) noexcept {
     // UV_ECANCELED); otherwise the function runs to its end and its outcome is delivered.
     if (uv_cancel(reinterpret_cast<uv_req_t*>(&work->req)) != 0) {
         awaiter->EndWatch::poll_end = &ToThreadAwaiterBase::check_end;
-        awaiter->task_->loop()->watch_end(awaiter, end_spin_ns);
+        watch_end(awaiter->loop(), awaiter, end_spin_ns);
     }
 }
 

@@ -1,7 +1,10 @@
 // Loop: owning or adopting a uv_loop_t.
 #include "uvtask/loop.hpp"
 
+#include <uv.h>
+
 #include "uvtask/errors.hpp"
+#include "uvtask/spawn.hpp"
 
 namespace uvtask {
 
@@ -21,6 +24,27 @@ int close_owned_loop(uv_loop_t* loop) noexcept {
     }
     return uv_loop_close(loop);
 }
+LoopCore& LoopAccess::core(Loop& loop) noexcept { return *loop.core_; }
+
+void LoopAccess::mark_closed(Loop& loop) noexcept { loop.owned_closed_ = true; }
+
+LoopCore& loop_for_spawn_on(Loop& loop, bool task_valid) {
+    LoopCore& core = LoopAccess::core(loop);
+    if (core.closed()) {
+        throw InvalidStateError("spawn_on(): the loop is closed");
+    }
+    if (!task_valid) {
+        throw InvalidStateError("spawn_on(): the Task is empty (already awaited or spawned?)");
+    }
+    return core;
+}
+
+void abandon_spawn_on(TaskState& state) {
+    // Never queued anywhere: end it here, on the caller's thread (the handle sees it cancelled).
+    state.destroy_pending();
+    throw InvalidStateError("spawn_on(): the loop is closed");
+}
+
 }  // namespace detail
 
 Loop::Loop() {
@@ -66,6 +90,12 @@ Loop* Loop::current() noexcept {
 }
 
 uv_loop_t* Loop::native() const noexcept { return core_->native(); }
+
+void Loop::post_call(std::unique_ptr<detail::PostedCall> call) {
+    if (!core_->post(std::move(call))) {
+        throw InvalidStateError("Loop::post(): the loop is closed");
+    }
+}
 
 std::size_t Loop::cancel_all(std::string message, CancelKind kind) {
     return core_->cancel_all(message, kind);

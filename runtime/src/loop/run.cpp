@@ -4,6 +4,8 @@
 #include <csignal>
 #include <memory>
 
+#include <uv.h>
+
 #include "uvtask/errors.hpp"
 
 namespace uvtask::detail {
@@ -49,7 +51,7 @@ void check_run_options(const RunOptions& options) {
 }
 
 void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
-    LoopCore& core = loop.core();
+    LoopCore& core = LoopAccess::core(loop);
     uv_loop_t* uv = core.native();
     if (options.exception_handler) {
         core.set_exception_handler(options.exception_handler);
@@ -78,12 +80,12 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
 
     // Shutdown: cancel what is left (again for tasks spawned meanwhile), wait up to the grace.
     const std::uint64_t grace_end =
-        now_ns() + static_cast<std::uint64_t>(
+        monotonic_ns() + static_cast<std::uint64_t>(
                        std::chrono::duration_cast<std::chrono::nanoseconds>(options.shutdown_grace)
                            .count());
     uv_timer_t grace{};
     uv_timer_init(uv, &grace);
-    for (std::uint64_t now = now_ns(); core.live_tasks() > 0 && now < grace_end; now = now_ns()) {
+    for (std::uint64_t now = monotonic_ns(); core.live_tasks() > 0 && now < grace_end; now = monotonic_ns()) {
         core.cancel_all("loop shutdown", CancelKind::shutdown, /*once=*/true);
         // Wake up at the end of the grace. Re-armed each turn from the real clock: uv_now() lags
         // and counts whole milliseconds, so a timer armed once can fire before `grace_end` and
@@ -101,7 +103,7 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
     if (int rc = close_owned_loop(uv); rc != 0) {
         core.report({std::string("uv_loop_close: ") + uv_strerror(rc), {}, nullptr});
     }
-    loop.mark_closed();
+    LoopAccess::mark_closed(loop);
     if (deadlock) {
         throw InvalidStateError(
             "run(): the main task can never finish: it waits on nothing the loop can complete");

@@ -15,7 +15,7 @@ JoinScope::JoinScope(Mode mode, const char* operation)
 }
 
 void JoinScope::watch(TaskState& child, std::size_t index) {
-    if (child.loop() != parent_->loop()) {
+    if (!child.same_loop_as(*parent_)) {
         throw InvalidStateError(std::string(operation_) + ": task '" + child.name() +
                                 "' belongs to another loop");
     }
@@ -44,9 +44,9 @@ void JoinScope::start_failed(std::exception_ptr error) noexcept {
 void JoinScope::on_child_done(void* owner, TaskState& child, std::size_t index,
                               bool cancelled_by_scope) noexcept {
     auto* self = static_cast<JoinScope*>(owner);
-    const Outcome outcome = child.outcome();
+    const Ending ending = child.ending();
     if (self->mode_ == Mode::race) {
-        if (outcome == Outcome::cancelled) {
+        if (ending == Ending::cancelled) {
             self->last_cancelled_ = index;
             return;
         }
@@ -57,7 +57,7 @@ void JoinScope::on_child_done(void* owner, TaskState& child, std::size_t index,
         }
         return;
     }
-    if (outcome == Outcome::value || (outcome == Outcome::cancelled && cancelled_by_scope)) {
+    if (ending == Ending::value || (ending == Ending::cancelled && cancelled_by_scope)) {
         return;
     }
     if (!self->first_failure_ && !self->children_.cancelling_children()) {

@@ -55,7 +55,7 @@ void TaskGroup::adopt(detail::TaskState& child) {
 void TaskGroup::on_child_done(void* owner, detail::TaskState& child, std::size_t,
                               bool) noexcept {
     auto* self = static_cast<TaskGroup*>(owner);
-    if (child.outcome() != detail::Outcome::failed) {
+    if (child.ending() != detail::Ending::failed) {
         return;  // returned, or ended cancelled: not a failure
     }
     try {

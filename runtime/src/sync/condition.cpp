@@ -16,10 +16,10 @@ ConditionWaitAwaiter::ConditionWaitAwaiter(Condition* condition) noexcept
 }
 
 ConditionWaitAwaiter::~ConditionWaitAwaiter() {
-    if (notify_node_.linked) {
+    if (notify_node_.linked()) {
         condition_->waiters_.remove(&notify_node_);
     }
-    if (relock_node_.linked) {
+    if (relock_node_.linked()) {
         lock_->dequeue(&relock_node_);
     }
 }

@@ -8,7 +8,7 @@ namespace uvtask {
 namespace detail {
 
 EventWaitAwaiter::~EventWaitAwaiter() {
-    if (linked) {
+    if (linked()) {
         event_->waiters_.remove(this);
     }
 }

@@ -8,7 +8,7 @@ namespace uvtask {
 namespace detail {
 
 LockAwaiter::~LockAwaiter() {
-    if (linked) {
+    if (linked()) {
         lock_->dequeue(this);
     }
 }

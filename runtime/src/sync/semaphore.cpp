@@ -11,7 +11,7 @@ namespace uvtask {
 namespace detail {
 
 SemaphoreAwaiter::~SemaphoreAwaiter() {
-    if (linked) {
+    if (linked()) {
         semaphore_->waiters_.remove(this);
     }
 }

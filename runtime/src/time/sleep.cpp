@@ -7,7 +7,7 @@ namespace uvtask::detail {
 
 SleepAwaiter::~SleepAwaiter() {
     if (armed()) {
-        task_->loop()->remove_timer(this);
+        disarm_timer(LoopCore::of(*task_), this);
     }
 }
 
@@ -15,11 +15,11 @@ bool SleepAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     if (!begin()) {
         return false;
     }
-    const std::uint64_t now = now_ns();
+    const std::uint64_t now = deadline_clock_ns();
     deadline_ns = delay_ns_ > UINT64_MAX - now ? UINT64_MAX : now + delay_ns_;
     on_fire = &on_timer;
     try {
-        task_->loop()->add_timer(this);
+        arm_timer(LoopCore::of(*task_), this);
     } catch (...) {
         // Out of memory for the timer queue: behave as a zero sleep rather than lose the task.
         park(resume_at, &on_cancel_hook);
@@ -36,7 +36,7 @@ void SleepAwaiter::on_timer(TimerNode* node) noexcept {
 
 void SleepAwaiter::on_cancel_hook(Suspension* self) noexcept {
     auto* sleeper = static_cast<SleepAwaiter*>(self);
-    sleeper->task_->loop()->remove_timer(sleeper);
+    disarm_timer(LoopCore::of(*sleeper->task_), sleeper);
     sleeper->wake(Status::cancelled);
 }
 

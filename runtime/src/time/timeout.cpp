@@ -3,13 +3,13 @@
 
 #include <string>
 
-#include "uvtask/detail/suspension_point.hpp"
+#include "uvtask/detail/raise.hpp"
 
 namespace uvtask {
 
 Deadline::~Deadline() {
     if (armed()) {
-        task_->loop()->remove_timer(this);
+        detail::disarm_timer(detail::LoopCore::of(*task_), this);
     }
 }
 
@@ -17,7 +17,7 @@ std::uint64_t Deadline::after_ns(std::uint64_t delay_ns) noexcept {
     if (delay_ns >= static_cast<std::uint64_t>(INT64_MAX)) {
         return UINT64_MAX;  // ~292 years: never
     }
-    const std::uint64_t now = detail::now_ns();
+    const std::uint64_t now = detail::deadline_clock_ns();
     return delay_ns > UINT64_MAX - now ? UINT64_MAX : now + delay_ns;
 }
 
@@ -49,7 +49,7 @@ void Deadline::reschedule_ns(std::uint64_t when_ns) {
     when_ns_ = when_ns;
     if (entered_) {
         if (armed()) {
-            task_->loop()->remove_timer(this);
+            detail::disarm_timer(detail::LoopCore::of(*task_), this);
         }
         arm();
     }
@@ -81,13 +81,13 @@ void Deadline::arm() {
     if (when_ns_ == UINT64_MAX) {
         return;
     }
-    if (when_ns_ <= detail::now_ns()) {
+    if (when_ns_ <= detail::deadline_clock_ns()) {
         expire();  // already past: the first suspension point of the work throws
         return;
     }
     deadline_ns = when_ns_;
     on_fire = &on_timer;
-    task_->loop()->add_timer(this);
+    detail::arm_timer(detail::LoopCore::of(*task_), this);
 }
 
 void Deadline::on_timer(detail::TimerNode* node) noexcept { static_cast<Deadline*>(node)->expire(); }
@@ -109,7 +109,7 @@ void Deadline::expire() noexcept {
 Deadline::Exit Deadline::leave(bool failed, bool is_cancel) noexcept {
     left_ = true;
     if (armed()) {
-        task_->loop()->remove_timer(this);
+        detail::disarm_timer(detail::LoopCore::of(*task_), this);
     }
     if (!expired_) {
         return Exit::deliver;

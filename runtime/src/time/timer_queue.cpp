@@ -23,7 +23,6 @@ TimerQueue::Bucket* TimerQueue::bucket_for(std::uint64_t ms) {
     Bucket* bucket = spare_.back();
     spare_.pop_back();
     bucket->ms = ms;
-    bucket->head = bucket->tail = nullptr;
     heap_.push_back(bucket);
     bucket->heap_index = heap_.size() - 1;
     sift_up(bucket->heap_index);
@@ -35,21 +34,16 @@ bool TimerQueue::push(TimerNode* node) {
     const std::uint64_t ms = (node->deadline_ns + ns_per_ms - 1) / ns_per_ms;
     const std::uint64_t earliest_before = heap_.empty() ? UINT64_MAX : earliest_ms();
     Bucket* bucket = bucket_for(ms);
-    node->next = nullptr;
-    node->prev = bucket->tail;
-    (bucket->tail != nullptr ? bucket->tail->next : bucket->head) = node;
-    bucket->tail = node;
+    bucket->nodes.push_back(node);
     node->bucket = bucket;
     return ms < earliest_before;
 }
 
 bool TimerQueue::erase(TimerNode* node) noexcept {
     auto* bucket = static_cast<Bucket*>(node->bucket);
-    (node->prev != nullptr ? node->prev->next : bucket->head) = node->next;
-    (node->next != nullptr ? node->next->prev : bucket->tail) = node->prev;
-    node->prev = node->next = nullptr;
+    bucket->nodes.remove(node);
     node->bucket = nullptr;
-    if (bucket->head != nullptr) {
+    if (!bucket->nodes.empty()) {
         return false;
     }
     const bool was_earliest = bucket->heap_index == 0;
@@ -61,9 +55,15 @@ TimerNode* TimerQueue::pop_due(std::uint64_t now_ms) noexcept {
     if (heap_.empty() || earliest_ms() > now_ms) {
         return nullptr;
     }
-    TimerNode* node = heap_.front()->head;
+    TimerNode* node = heap_.front()->nodes.front();
     erase(node);
     return node;
+}
+
+void TimerQueue::clear() noexcept {
+    while (!heap_.empty()) {
+        (void)erase(heap_.front()->nodes.front());
+    }
 }
 
 void TimerQueue::drop_bucket(Bucket* bucket) noexcept {

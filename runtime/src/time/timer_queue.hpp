@@ -9,7 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "uvtask/detail/loop_core.hpp"
+#include "uvtask/detail/intrusive_list.hpp"
+#include "uvtask/detail/timer_node.hpp"
 
 namespace uvtask::detail {
 
@@ -31,12 +32,13 @@ public:
     bool erase(TimerNode* node) noexcept;
     /// Removes and returns the first timer due at `now_ms`, or null.
     [[nodiscard]] TimerNode* pop_due(std::uint64_t now_ms) noexcept;
+    /// Removes every timer (each left unarmed).
+    void clear() noexcept;
 
 private:
     struct Bucket {
         std::uint64_t ms = 0;
-        TimerNode* head = nullptr;
-        TimerNode* tail = nullptr;
+        IntrusiveList<TimerNode, TimerNode> nodes;  // FIFO within the millisecond
         std::size_t heap_index = 0;
     };
 

@@ -286,7 +286,7 @@ TEST_SUITE("misuse") {
         REQUIRE(uv_loop_init(&loop) == 0);
         {
             Loop adopted(&loop);
-            adopted.core().close();
+            detail::LoopAccess::core(adopted).close();
             CHECK(Counted::alive == 0);
             try {
                 (void)spawn(sleeps_holding(Counted{}));

@@ -60,7 +60,7 @@ public:
             if (!out.valid()) {
                 throw_empty_handle();
             }
-            watch(*out.native_state(), index);
+            watch(*detail::state_of(out), index);
         } catch (...) {
             if (out.valid() && std::is_same_v<std::remove_cvref_t<A>,
                                               Task<typename std::remove_cvref_t<A>::value_type>>) {

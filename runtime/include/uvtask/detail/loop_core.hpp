@@ -1,15 +1,22 @@
-// uvtask internals — the per-thread scheduler behind `Loop`: ready queue, timers, wake-ups.
+// uvtask internals — the per-thread scheduler behind `Loop`: the ready queue, the live tasks, the
+// remote inbox (work handed in from other threads) and the loop's services.
 #pragma once
 
-#include <uv.h>
-
-#include <chrono>
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "uvtask/exception_handler.hpp"
+#include "uvtask/detail/intrusive_list.hpp"
+#include "uvtask/detail/task_host.hpp"
 #include "uvtask/detail/task_state.hpp"
+
+// libuv's loop type, without <uv.h> (a typedef may be repeated for the same type).
+struct uv_loop_s;
+using uv_loop_t = uv_loop_s;
 
 namespace uvtask {
 class Loop;
@@ -19,36 +26,64 @@ namespace uvtask::detail {
 
 class LoopCore;
 struct LoopHandles;
-class TimerQueue;
-struct TimerNode;
+struct RemoteInbox;
 
-/// Work running on another thread that was asked to stop and that the loop watches for its end
-/// (a cancelled `to_thread` job): right before libuv polls, the loop calls `poll_end` on each
-/// watched node, and for a freshly watched one spins briefly, so that a job that honours its
-/// stop request at once is completed without the loop falling asleep in `epoll_wait` and
-/// waiting for a thread wake-up. `poll_end` returns true once it has completed the work; the
-/// node is then unwatched. Lives in the awaiter (no allocation).
-struct EndWatch {
-    using PollHook = bool (*)(EndWatch*) noexcept;
-    PollHook poll_end = nullptr;
-    std::uint64_t spin_until_ns = 0;  // the loop may spin for this node until then
-    EndWatch* prev = nullptr;
-    EndWatch* next = nullptr;
-    bool watched = false;
+/// A per-loop object of a higher layer — the timers of time/, the signal registrations and the
+/// watched thread-pool jobs of io/ — created on the loop's thread on first use
+/// (`LoopCore::service<S>()`) and told when the loop tears down. `S` derives from
+/// `LoopService` and is constructible from `LoopCore&`.
+///
+/// Teardown: after every task was destroyed, the loop calls `close()` on each service, newest
+/// first, and forgets it. `close()` closes the service's libuv handles (`uv_close`) and frees
+/// the service once the last close callback ran (libuv owns a handle's memory until then) — or
+/// at once if it has none. Close callbacks may run after the `LoopCore` is gone (an adopted
+/// loop finishes them on the application's next `uv_run`): they must not touch it.
+class LoopService {
+public:
+    LoopService(const LoopService&) = delete;
+    LoopService& operator=(const LoopService&) = delete;
+    virtual ~LoopService() = default;
+    /// The loop tears down; see the class comment. Loop thread.
+    virtual void close() noexcept = 0;
+
+protected:
+    LoopService() noexcept = default;
 };
 
+/// A call handed to a loop from another thread (`LoopCore::post`); `run` is called once, on
+/// the loop's thread, then the call is destroyed.
+class PostedCall : public RemoteNode {
+public:
+    PostedCall() noexcept = default;
+    PostedCall(const PostedCall&) = delete;
+    PostedCall& operator=(const PostedCall&) = delete;
+    virtual ~PostedCall() = default;
+    virtual void run() = 0;
+};
+
+/// A `PostedCall` running `F`.
+template <class F>
+class PostedCallOf final : public PostedCall {
+public:
+    explicit PostedCallOf(F f) : f_(std::move(f)) {}
+    void run() override { f_(); }
+
+private:
+    F f_;
+};
+
+/// The index of service type `S` in a loop's table (the same in every loop).
+[[nodiscard]] std::size_t next_service_index() noexcept;
+template <class S>
+[[nodiscard]] std::size_t service_index() noexcept {
+    static const std::size_t index = next_service_index();
+    return index;
+}
+
 /// The loop running on this thread, if any.
-inline constinit thread_local LoopCore* tls_current_loop = nullptr;
-/// The task being resumed by the ready queue right now, if any.
-inline constinit thread_local TaskState* tls_current_task = nullptr;
+[[nodiscard]] LoopCore* current_loop() noexcept;
 
-[[nodiscard]] inline TaskState* current_task() noexcept { return tls_current_task; }
-[[nodiscard]] inline LoopCore* current_loop() noexcept { return tls_current_loop; }
-
-/// Monotonic time in nanoseconds (the clock `std::chrono::steady_clock` reads).
-[[nodiscard]] std::uint64_t now_ns() noexcept;
-
-class LoopCore {
+class LoopCore final : public TaskHost {
 public:
     /// Wraps `loop` (owned by the `Loop`, or adopted) and becomes this thread's current loop.
     /// Throws `InvalidStateError` if `loop` is null or the thread already has one.
@@ -58,9 +93,13 @@ public:
     /// Destroys tasks still pending (reported) and closes the runtime's handles.
     ~LoopCore();
 
+    /// The loop of `task`.
+    [[nodiscard]] static LoopCore& of(const TaskState& task) noexcept {
+        return static_cast<LoopCore&>(task.host());
+    }
+
     [[nodiscard]] uv_loop_t* native() const noexcept { return loop_; }
-    [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
-    [[nodiscard]] bool on_loop_thread() const noexcept { return tls_current_loop == this; }
+    [[nodiscard]] bool on_loop_thread() const noexcept { return tls_current_host == this; }
     [[nodiscard]] bool closed() const noexcept { return closed_; }
     /// The public `Loop` wrapping this core.
     [[nodiscard]] Loop* owner() const noexcept { return owner_; }
@@ -79,38 +118,50 @@ public:
             arm_wake();
         }
     }
+    [[nodiscard]] bool has_ready_tasks() const noexcept { return ready_head_ != nullptr; }
 
     // ---- tasks
-    void adopt_new_task(TaskState* task) noexcept;  // joins the live list and the ready queue
-    void unlink_live(TaskState* task) noexcept;
-    [[nodiscard]] std::size_t live_tasks() const noexcept { return live_count_; }
-    [[nodiscard]] std::uint64_t next_task_number() noexcept { return ++task_counter_; }
+    /// Joins `task` to the live list and the ready queue. Loop thread only.
+    void adopt_new_task(TaskState* task) noexcept;
+    [[nodiscard]] std::size_t live_tasks() const noexcept { return live_.size(); }
+    /// A number for a new task's default name. Any thread.
+    [[nodiscard]] std::uint64_t next_task_number() noexcept {
+        // Relaxed: only uniqueness matters, not order with anything else.
+        return task_counter_.fetch_add(1, std::memory_order_relaxed) + 1;
+    }
     /// Cancels every live task with `message`/`kind`; returns how many were asked. With `once`,
     /// tasks already asked by an earlier `cancel_all` are skipped.
     std::size_t cancel_all(const std::string& message, CancelKind kind, bool once = false);
-    [[nodiscard]] bool has_ready_tasks() const noexcept { return ready_head_ != nullptr; }
-    /// Called by `cancel()` off the loop thread, under the task's lock (the loop's teardown marks
-    /// every task done under that lock before it closes its handles, so the loop is alive):
-    /// queues the task for the loop. Returns the wake-up to pass to `send_remote_wake` once the
-    /// task's lock is released, or null if the loop's handles are closed.
-    [[nodiscard]] LoopHandles* enqueue_remote_cancel(TaskState* task) noexcept;
-    /// Wakes the loop for a queued remote cancel (`uv_async_send`). Outside the task's lock:
-    /// waking a sleeping thread can take tens of µs, and the woken loop needs that lock.
-    static void send_remote_wake(LoopHandles* handles) noexcept;
 
-    // ---- timers (one uv_timer_t drives a queue of deadlines)
-    /// Arms `node` (its `deadline_ns` and `on_fire` set): `on_fire` runs from the loop's timer
-    /// callback on the first loop iteration at or after the deadline. Throws `std::bad_alloc`.
-    void add_timer(TimerNode* node);
-    /// Disarms `node` if armed. O(1).
-    void remove_timer(TimerNode* node) noexcept;
+    // ---- other threads (the remote inbox, drained on the loop's thread)
+    /// Runs `call` on the loop's thread on a later turn, after everything posted before it.
+    /// Any thread. False (and `call` destroyed) once the loop is closed.
+    [[nodiscard]] bool post(std::unique_ptr<PostedCall> call) noexcept;
+    /// Hands a task created on another thread to the loop, which adopts it (its body starts
+    /// then). Any thread. False once the loop is closed (the task is then the caller's to end).
+    [[nodiscard]] bool post_start(TaskState* task) noexcept;
 
-    // ---- work on other threads that was asked to stop (see EndWatch)
-    /// Watches `node` (its `poll_end` set), spinning for it for at most `spin_ns` before the
-    /// loop next blocks. Loop thread only.
-    void watch_end(EndWatch* node, std::uint64_t spin_ns) noexcept;
-    /// Stops watching `node` if watched. Loop thread only.
-    void unwatch_end(EndWatch* node) noexcept;
+    // ---- services (see LoopService)
+    /// The loop's service `S`, created on first use. Loop thread only. Throws what creating it
+    /// throws (`std::bad_alloc`), and `InvalidStateError` once the loop is closed.
+    template <class S>
+    [[nodiscard]] S& service() {
+        const std::size_t index = service_index<S>();
+        if (index < services_.size() && services_[index] != nullptr) [[likely]] {
+            return *static_cast<S*>(services_[index]);
+        }
+        check_can_add_service();
+        auto made = std::make_unique<S>(*this);
+        S& service = *made;
+        install_service(index, std::move(made));
+        return service;
+    }
+    /// The loop's service `S` if it was created, else null. Loop thread only.
+    template <class S>
+    [[nodiscard]] S* find_service() const noexcept {
+        const std::size_t index = service_index<S>();
+        return index < services_.size() ? static_cast<S*>(services_[index]) : nullptr;
+    }
 
     // ---- time slice for checkpoint()
     /// True when the running task has run longer than the time slice since it was resumed.
@@ -126,25 +177,32 @@ public:
 
     // ---- errors nobody can receive
     void set_exception_handler(ExceptionHandler handler) { handler_ = std::move(handler); }
-    void report(const ExceptionContext& context) noexcept;
+
+    // ---- TaskHost
+    [[nodiscard]] void* enqueue_remote_cancel(TaskState& task) noexcept override;
+    void send_remote_wake(void* token) noexcept override;
+    void task_ended(TaskState& task) noexcept override { live_.remove(&task); }
+    void report(const ExceptionContext& context) noexcept override;
 
     /// Runs ready tasks until the queue is empty or the batch's time budget (~50 µs) is spent.
     void drain() noexcept;
-    /// Destroys every task still pending, reporting each ("Task was destroyed but it is pending").
+    /// Destroys every task still pending, reporting each ("Task was destroyed but it is pending!").
     void destroy_pending_tasks() noexcept;
-    /// Stops accepting spawns (after shutdown).
-    void close() noexcept { closed_ = true; }
-    /// Stops accepting spawns and closes the runtime's libuv handles (idempotent); their memory
-    /// is freed by the last close callback, on a later `uv_run`.
+    /// Stops accepting spawns and work from other threads (after shutdown); what other threads
+    /// handed in before is taken in (posted calls run, started tasks adopted), so that the
+    /// teardown that follows treats it like everything else. Loop thread.
+    void close() noexcept;
+    /// Closes the services (newest first) and the runtime's libuv handles (idempotent); their
+    /// memory is freed by the last close callback, on a later `uv_run`.
     void close_handles() noexcept;
 
 private:
     void arm_wake() noexcept;
-    void drain_remote_cancels() noexcept;
-    void rearm_timer() noexcept;
+    void drain_inbox() noexcept;
+    void take_in(RemoteNode* node, RemoteNode::Kind kind) noexcept;
     bool slice_check_clock() noexcept;
-    void fire_timers() noexcept;
-    void poll_watched_ends() noexcept;
+    void check_can_add_service() const;
+    void install_service(std::size_t index, std::unique_ptr<LoopService> service);
     friend struct LoopHandles;
 
     TaskState* ready_head_ = nullptr;
@@ -153,7 +211,6 @@ private:
     bool draining_ = false;
     bool closed_ = false;
     uv_loop_t* loop_;
-    std::uint64_t id_;
     std::uint64_t time_slice_ns_ = 1'000'000;
     std::uint32_t batch_stride_ = 1;
     std::uint32_t slice_countdown_ = 1;  // checkpoint(): calls left before the next clock read
@@ -161,25 +218,20 @@ private:
     std::uint64_t slice_started_ns_ = 0;  // 0: the running task has not read the clock yet
     std::uint64_t drain_clock_ns_ = 0;    // the ready queue's last clock read (before a resume)
     std::uint64_t slice_last_ns_ = 0;
-    std::uint64_t task_counter_ = 0;
-    EndWatch* ends_head_ = nullptr;
-    TaskState* live_head_ = nullptr;
-    std::size_t live_count_ = 0;
+    std::atomic<std::uint64_t> task_counter_{0};
+    IntrusiveList<TaskState, LiveTag> live_;
     Loop* owner_ = nullptr;
     LoopHandles* handles_;  // freed by the last close callback (it may outlive this object)
-    std::unique_ptr<TimerQueue> timers_;
+    std::unique_ptr<RemoteInbox> inbox_;
+    std::vector<LoopService*> services_;     // by service_index<S>(); owned until close_handles
+    std::vector<LoopService*> service_order_;  // creation order, for teardown
     ExceptionHandler handler_;
 };
 
-/// A deadline in the loop's timers, living in the sleeping task's awaiter (no allocation).
-struct TimerNode {
-    using FireHook = void (*)(TimerNode*) noexcept;
-    std::uint64_t deadline_ns = 0;  // monotonic clock (now_ns())
-    FireHook on_fire = nullptr;     // called from the loop's timer callback when due
-    TimerNode* prev = nullptr;
-    TimerNode* next = nullptr;
-    void* bucket = nullptr;  // the runtime's; null when not armed
-    [[nodiscard]] bool armed() const noexcept { return bucket != nullptr; }
-};
+inline LoopCore* current_loop() noexcept { return static_cast<LoopCore*>(tls_current_host); }
+
+/// The loop `spawn` uses: the thread's current one; throws `InvalidStateError` if there is none
+/// or it is closed, or if `task_valid` is false (an empty Task).
+[[nodiscard]] LoopCore& loop_for_spawn(bool task_valid);
 
 }  // namespace uvtask::detail

@@ -21,7 +21,7 @@ class OwnedJoinAwaiter : public SuspensionPoint, private JoinWaiter {
 public:
     explicit OwnedJoinAwaiter(SpawnedTask<T>* target) noexcept : target_(target) {}
     ~OwnedJoinAwaiter() {
-        if (JoinWaiter::linked) {
+        if (JoinWaiter::linked()) {
             target_->remove_waiter(this);
         }
     }
@@ -32,7 +32,7 @@ public:
             status_ = Status::outside_task;
             return false;
         }
-        if (target_ == nullptr || target_->loop() != task_->loop() || target_ == task_) {
+        if (target_ == nullptr || !target_->same_loop_as(*task_) || target_ == task_) {
             status_ = Status::misuse;
             return false;
         }
@@ -56,7 +56,7 @@ public:
             throw_join_misuse(*target_, target_ == task_);
         }
         finish("wait_for()");
-        if (propagated_ && target_->outcome() == Outcome::cancelled && task_->cancel_requested()) {
+        if (propagated_ && target_->ending() == Ending::cancelled && task_->cancel_requested()) {
             // The awaited task ended cancelled because we passed our cancel on: that is our
             // delivery. Throw our own request (its latest message and kind: who asked *us*),
             // fresh, rather than the awaited task's stored error.
@@ -87,7 +87,7 @@ private:
 /// `co_await owned_join(handle)`.
 template <class T>
 [[nodiscard]] OwnedJoinAwaiter<T> owned_join(const TaskHandle<T>& handle) noexcept {
-    return OwnedJoinAwaiter<T>{handle.native_state()};
+    return OwnedJoinAwaiter<T>{detail::state_of(handle)};
 }
 
 }  // namespace uvtask::detail

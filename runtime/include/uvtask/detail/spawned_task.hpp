@@ -63,7 +63,7 @@ public:
         if (!done()) {
             throw InvalidStateError("task '" + name() + "' is not done yet");
         }
-        if (outcome() != Outcome::value) {
+        if (ending() != Ending::value) {
             std::rethrow_exception(take_exception());
         }
     }

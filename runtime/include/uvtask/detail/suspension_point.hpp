@@ -5,12 +5,10 @@
 #include <cstdint>
 
 #include "uvtask/detail/loop_core.hpp"
+#include "uvtask/detail/raise.hpp"
 #include "uvtask/detail/task_state.hpp"
 
 namespace uvtask::detail {
-
-/// Throws the `InvalidStateError` for a uvtask awaitable awaited outside a uvtask task.
-[[noreturn]] void throw_outside_task(const char* operation);
 
 /// Base of every uvtask awaiter (docs/architecture.md): `begin()` at the start of `await_suspend` checks
 /// for a current task and a pending cancel; `park()` records where the task sleeps and how to
@@ -57,8 +55,11 @@ protected:
     void wake(Status status) noexcept {
         status_ = status;
         task_->leave_suspension();
-        task_->loop()->schedule(task_);
+        loop().schedule(task_);
     }
+
+    /// The loop of the awaiting task (after `begin()` found one).
+    [[nodiscard]] LoopCore& loop() const noexcept { return LoopCore::of(*task_); }
 
     /// In `await_resume`: throws what the status says; returns normally if `completed`.
     void finish(const char* operation) const {

@@ -14,10 +14,11 @@
 
 #include "uvtask/errors.hpp"
 #include "uvtask/exception_handler.hpp"
+#include "uvtask/detail/intrusive_list.hpp"
+#include "uvtask/detail/task_host.hpp"
 
 namespace uvtask::detail {
 
-class LoopCore;
 class TaskState;
 
 /// The awaiter a task is suspended in, as seen by `cancel()`: its hook asks the operation to stop
@@ -29,13 +30,13 @@ struct Suspension {
 };
 
 /// A node in a task's list of joiners, living in the joiner's awaiter (no allocation to wait).
-struct JoinWaiter {
+struct JoinWaiter : ListHook<JoinWaiter> {
     using DoneHook = void (*)(JoinWaiter*) noexcept;
     DoneHook on_done = nullptr;
-    JoinWaiter* prev = nullptr;
-    JoinWaiter* next = nullptr;
-    bool linked = false;
 };
+
+/// The tag of a task's link in its loop's list of live tasks.
+struct LiveTag {};
 
 /// A lock for the few fields another thread may touch (`cancel()` from any thread). Uncontended
 /// in practice: one atomic exchange.
@@ -53,7 +54,8 @@ private:
     std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
 };
 
-enum class Outcome : std::uint8_t { pending, value, failed, cancelled };
+/// How a task ended (or that it has not yet).
+enum class Ending : std::uint8_t { pending, value, failed, cancelled };
 
 /// What every `Task<T>` coroutine frame's promise shares, so the runtime can read a finished
 /// frame without knowing `T`.
@@ -67,10 +69,10 @@ struct PromiseBase {
 /// The shared state of a spawned task. One reference is held by the loop while the task is not
 /// done, one by each `TaskHandle`. Fields other than the atomics and those under `lock_` belong
 /// to the loop's thread.
-class TaskState {
+class TaskState : public ListHook<LiveTag>, public RemoteNode {
 public:
     /// `name` empty: the task is called "Task-<number>".
-    TaskState(LoopCore& loop, std::uint64_t number, std::string name);
+    TaskState(TaskHost& host, std::uint64_t number, std::string name);
     TaskState(const TaskState&) = delete;
     TaskState& operator=(const TaskState&) = delete;
 
@@ -82,12 +84,20 @@ public:
     }
 
     [[nodiscard]] std::string name() const;
-    [[nodiscard]] LoopCore* loop() const noexcept { return loop_; }
-    /// The id of the task's loop (`LoopCore::id()`): unlike the pointer, never reused by a later
+    /// The loop the task belongs to (the loop layer's `loop_of` gives its `LoopCore`). Only
+    /// valid while the loop lives: compare `loop_id()` to recognise a loop.
+    [[nodiscard]] TaskHost& host() const noexcept { return *host_; }
+    /// The id of the task's loop (`TaskHost::id()`): unlike the pointer, never reused by a later
     /// loop, so a handle from a destroyed loop is recognised as foreign.
     [[nodiscard]] std::uint64_t loop_id() const noexcept { return loop_id_; }
+    /// True if `other` belongs to the same loop (the one test of "a handle of another loop").
+    [[nodiscard]] bool same_loop_as(const TaskState& other) const noexcept {
+        return loop_id_ == other.loop_id_;
+    }
+    /// True on the thread of the task's loop while that loop runs there.
+    [[nodiscard]] bool on_loop_thread() const noexcept { return tls_current_host == host_; }
     [[nodiscard]] bool done() const noexcept { return done_.load(std::memory_order_acquire); }
-    [[nodiscard]] Outcome outcome() const noexcept { return outcome_; }
+    [[nodiscard]] Ending ending() const noexcept { return ending_; }
     /// The stored exception (failure or cancellation); marks a failure as retrieved.
     [[nodiscard]] const std::exception_ptr& take_exception() noexcept {
         retrieved_ = true;
@@ -154,8 +164,6 @@ public:
     void destroy_pending() noexcept;
 
     TaskState* next_ready = nullptr;  // ready-queue link
-    TaskState* prev_live = nullptr;   // the loop's list of live tasks
-    TaskState* next_live = nullptr;
     bool shutdown_requested = false;  // cancel_all(once) already asked this task
 
 protected:
@@ -167,7 +175,7 @@ protected:
     /// Through the loop's exception handler when on its thread, else the default handler.
     void report(const ExceptionContext& context) const noexcept;
     void fail_with(std::exception_ptr error) noexcept {
-        outcome_ = Outcome::failed;
+        ending_ = Ending::failed;
         exception_ = std::move(error);
     }
 
@@ -182,15 +190,14 @@ private:
     std::atomic<bool> cancel_requested_{false};
     std::atomic<bool> done_{false};
     std::atomic<int> cancelling_{0};
-    LoopCore* loop_;
+    TaskHost* host_;
     std::uint64_t loop_id_;
     std::coroutine_handle<> frame_;
     std::coroutine_handle<> resume_point_;
     Suspension* suspended_in_ = nullptr;
-    JoinWaiter* waiters_head_ = nullptr;
-    JoinWaiter* waiters_tail_ = nullptr;
+    IntrusiveList<JoinWaiter, JoinWaiter> waiters_;
     std::uint32_t hold_depth_ = 0;
-    Outcome outcome_ = Outcome::pending;
+    Ending ending_ = Ending::pending;
     CancelKind kind_ = CancelKind::user;
     bool started_ = false;
     bool retrieved_ = false;

@@ -1,0 +1,67 @@
+// uvtask internals — what a task needs from the loop that runs it, seen from the core layer
+// (the loop layer implements it: LoopCore), and the thread's current task.
+#pragma once
+
+#include <cstdint>
+
+#include "uvtask/exception_handler.hpp"
+
+namespace uvtask::detail {
+
+class TaskState;
+
+/// A link in a loop's remote inbox: work handed to the loop from another thread (a cancel, a
+/// task to start, a posted call), queued under the inbox's lock and taken in on the loop's
+/// thread in FIFO order. A task state embeds one, so queueing a remote cancel never allocates.
+struct RemoteNode {
+    enum class Kind : std::uint8_t { idle, cancel, start, call };
+    RemoteNode* next_remote = nullptr;
+    Kind remote_kind = Kind::idle;  // idle: not queued (guarded by the inbox's lock)
+};
+
+/// The loop a task belongs to, as the core layer sees it: the few things a task's bookkeeping
+/// asks of its loop. Implemented by the loop layer (`LoopCore`); the hot paths (scheduling a
+/// task) go through the loop layer directly, these virtual calls are for the rare ones.
+class TaskHost {
+public:
+    TaskHost(const TaskHost&) = delete;
+    TaskHost& operator=(const TaskHost&) = delete;
+
+    /// Unique for the life of the process: never reused by a later loop (a pointer may be).
+    [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+
+    /// A task was cancelled from another thread: queue it for the loop, which delivers the
+    /// cancel on its own thread. Called under the task's lock (the loop's teardown marks every
+    /// task done under that lock before it closes its wake-up, so the loop is alive here).
+    /// Returns a token for `send_remote_wake`, or null if the loop no longer takes wake-ups.
+    [[nodiscard]] virtual void* enqueue_remote_cancel(TaskState& task) noexcept = 0;
+    /// Wakes the loop for a queued remote cancel, outside the task's lock (waking a sleeping
+    /// thread can take tens of µs, and the woken loop needs that lock). `token` is what
+    /// `enqueue_remote_cancel` returned; the loop waits for this call before it tears down.
+    virtual void send_remote_wake(void* token) noexcept = 0;
+    /// The task has ended (its waiters are woken next). Loop thread.
+    virtual void task_ended(TaskState& task) noexcept = 0;
+    /// Reports what no task can receive through the loop's exception handler. Loop thread.
+    virtual void report(const ExceptionContext& context) noexcept = 0;
+
+protected:
+    explicit TaskHost(std::uint64_t id) noexcept : id_(id) {}
+    ~TaskHost() = default;
+
+private:
+    std::uint64_t id_;
+};
+
+/// The loop running on this thread, if any.
+inline constinit thread_local TaskHost* tls_current_host = nullptr;
+/// The task being resumed by the ready queue right now, if any.
+inline constinit thread_local TaskState* tls_current_task = nullptr;
+
+[[nodiscard]] inline TaskState* current_task() noexcept { return tls_current_task; }
+
+/// Monotonic time in nanoseconds (the clock `std::chrono::steady_clock` reads): the real time
+/// the scheduler's budgets are measured in. Deadlines read their loop's clock instead
+/// (`deadline_clock_ns`, in the time layer), which a test can make virtual.
+[[nodiscard]] std::uint64_t monotonic_ns() noexcept;
+
+}  // namespace uvtask::detail

@@ -1,0 +1,117 @@
+// The remote inbox: cancels, task starts and calls handed to the loop by other threads, taken in
+// on the loop's thread in FIFO order (asyncio's call_soon_threadsafe).
+#include <uv.h>
+
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#include "loop/loop_handles.hpp"
+#include "uvtask/detail/loop_core.hpp"
+
+namespace uvtask::detail {
+
+void LoopHandles::on_async(uv_async_t* handle) noexcept {
+    if (LoopCore* core = core_of(handle->data)) {
+        core->drain_inbox();
+    }
+}
+
+void* LoopCore::enqueue_remote_cancel(TaskState& task) noexcept {
+    std::lock_guard<std::mutex> guard(inbox_->mutex);
+    if (inbox_->closed || task.remote_kind != RemoteNode::Kind::idle) {
+        // Closed: the loop no longer runs tasks. Queued already (a cancel or a start not taken
+        // in yet): the loop takes the node in under this mutex after our request was recorded,
+        // so it sees the request; nothing more to hand over or wake.
+        return nullptr;
+    }
+    task.add_ref();  // the inbox's, released when taken in
+    inbox_->push_locked(&task, RemoteNode::Kind::cancel);
+    // Relaxed: ordered before the teardown's wait by the mutex (teardown sets `closed` under it
+    // first, then waits for 0, so a sender counted here is waited for).
+    inbox_->senders.fetch_add(1, std::memory_order_relaxed);
+    return inbox_.get();
+}
+
+void LoopCore::send_remote_wake(void* token) noexcept { static_cast<RemoteInbox*>(token)->wake(); }
+
+bool LoopCore::post(std::unique_ptr<PostedCall> call) noexcept {
+    {
+        std::lock_guard<std::mutex> guard(inbox_->mutex);
+        if (inbox_->closed) {
+            return false;
+        }
+        inbox_->push_locked(call.release(), RemoteNode::Kind::call);
+        inbox_->senders.fetch_add(1, std::memory_order_relaxed);  // see enqueue_remote_cancel
+    }
+    inbox_->wake();
+    return true;
+}
+
+bool LoopCore::post_start(TaskState* task) noexcept {
+    {
+        std::lock_guard<std::mutex> guard(inbox_->mutex);
+        if (inbox_->closed) {
+            return false;
+        }
+        inbox_->push_locked(task, RemoteNode::Kind::start);  // with the loop's reference
+        inbox_->senders.fetch_add(1, std::memory_order_relaxed);  // see enqueue_remote_cancel
+    }
+    inbox_->wake();
+    return true;
+}
+
+void LoopCore::drain_inbox() noexcept {
+    RemoteNode* node = nullptr;
+    {
+        std::lock_guard<std::mutex> guard(inbox_->mutex);
+        node = std::exchange(inbox_->head, nullptr);
+        inbox_->tail = nullptr;
+    }
+    while (node != nullptr) {
+        RemoteNode::Kind kind;
+        RemoteNode* next;
+        {
+            // Per node: once marked idle, a task may be queued again by another thread (which
+            // relinks it), so its link and kind are read first, under the same lock.
+            std::lock_guard<std::mutex> guard(inbox_->mutex);
+            kind = node->remote_kind;
+            next = node->next_remote;
+            node->remote_kind = RemoteNode::Kind::idle;
+            node->next_remote = nullptr;
+        }
+        take_in(node, kind);
+        node = next;
+    }
+}
+
+void LoopCore::take_in(RemoteNode* node, RemoteNode::Kind kind) noexcept {
+    switch (kind) {
+        case RemoteNode::Kind::cancel: {
+            auto* task = static_cast<TaskState*>(node);
+            if (!task->done() && !closed_) {
+                task->deliver_cancel_if_suspended();
+            }
+            task->release();  // the inbox's reference
+            return;
+        }
+        case RemoteNode::Kind::start:
+            // Even while closing: the task then joins the live tasks that teardown destroys
+            // (and reports), like a task spawned here.
+            adopt_new_task(static_cast<TaskState*>(node));
+            return;
+        case RemoteNode::Kind::call: {
+            std::unique_ptr<PostedCall> posted(static_cast<PostedCall*>(node));
+            try {
+                posted->run();
+            } catch (...) {
+                report({"exception in a call posted to the loop", {}, std::current_exception()});
+            }
+            return;
+        }
+        case RemoteNode::Kind::idle:
+            return;
+    }
+}
+
+}  // namespace uvtask::detail
