@@ -24,6 +24,7 @@ PUBLIC = {
     "this_task.hpp": "core",
     "task.hpp": "core",
     "detail/frame_allocator.hpp": "core",
+    "detail/cancel_scope.hpp": "core",
     "detail/intrusive_list.hpp": "core",
     "detail/raise.hpp": "core",
     "detail/settle.hpp": "core",
@@ -39,7 +40,6 @@ PUBLIC = {
     "yield.hpp": "loop",
     "detail/join.hpp": "loop",
     "detail/loop_core.hpp": "loop",
-    "detail/owned_join.hpp": "loop",
     "detail/spawned_task.hpp": "loop",
     "detail/suspension_point.hpp": "loop",
     # time: timers, sleep, deadlines

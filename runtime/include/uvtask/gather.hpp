@@ -31,6 +31,13 @@ GatherValue<T> gathered_value(const TaskHandle<T>& handle) {
     }
 }
 
+/// True if `handle`'s task ended with a value (false for a handle that never started: a start
+/// failure is then what `conclude` rethrows).
+template <class T>
+[[nodiscard]] bool ended_with_value(const TaskHandle<T>& handle) noexcept {
+    return handle.valid() && handle.done() && state_of(handle)->ending() == Ending::value;
+}
+
 template <class... As>
 Task<std::tuple<GatherValue<typename As::value_type>...>> run_gather(As... items) {
     JoinScope scope(JoinScope::Mode::gather, "gather()");
@@ -42,7 +49,7 @@ Task<std::tuple<GatherValue<typename As::value_type>...>> run_gather(As... items
     co_await scope.wait_all();
     const bool all_values = std::apply(
         [](const auto&... handle) {
-            return (... && (handle.done() && detail::state_of(handle)->ending() == Ending::value));
+            return (... && ended_with_value(handle));
         },
         handles);
     scope.conclude(all_values);
@@ -66,8 +73,7 @@ run_gather_range(std::vector<A> items) {
     co_await scope.wait_all();
     bool all_values = true;
     for (const TaskHandle<T>& handle : handles) {
-        all_values = all_values && handle.done() &&
-                     detail::state_of(handle)->ending() == Ending::value;
+        all_values = all_values && ended_with_value(handle);
     }
     scope.conclude(all_values);
     if constexpr (std::is_void_v<T>) {

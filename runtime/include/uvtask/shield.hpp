@@ -15,8 +15,9 @@ namespace uvtask {
 /// `CancelledError`; the shielded task runs on, and its result stays in the handle. A
 /// suspension point. Same errors as `co_await handle`.
 template <class T>
-[[nodiscard]] detail::JoinAwaiter<T, true> shield(const TaskHandle<T>& handle) noexcept {
-    return detail::JoinAwaiter<T, true>{detail::state_of(handle)};
+[[nodiscard]] detail::JoinAwaiter<T, detail::JoinMode::shield> shield(
+    const TaskHandle<T>& handle) noexcept {
+    return detail::JoinAwaiter<T, detail::JoinMode::shield>{detail::state_of(handle)};
 }
 
 /// Spawns `task` and shields it, for the common `co_await shield(critical())`. The task runs to

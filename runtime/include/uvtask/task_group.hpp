@@ -15,6 +15,7 @@
 #include "uvtask/spawn.hpp"
 #include "uvtask/task.hpp"
 #include "uvtask/task_handle.hpp"
+#include "uvtask/detail/cancel_scope.hpp"
 #include "uvtask/detail/child_set.hpp"
 #include "uvtask/detail/settle.hpp"
 #include "uvtask/detail/task_state.hpp"
@@ -61,8 +62,17 @@ Task<typename GroupBodyResult<F, Args...>::value_type> run_task_group(F body, Ar
 ///   points; when the `CancelledError` leaves the body, or when the cancel arrives while the group
 ///   waits for its children, every child is cancelled (with the outer request's message and kind)
 ///   and awaited, then the group throws `CancelledError`. If children also failed, the
-///   `ExceptionGroup` is thrown instead and the outer cancel is **kept pending** — it is delivered
-///   at the task's next suspension point, never swallowed.
+///   `ExceptionGroup` is thrown instead (asyncio): a request the body already received counts as
+///   delivered — one delivery per request, docs/semantics.md §3.4 — and is not thrown again
+///   later; `cancelling()` stays raised, so an enclosing deadline or group still sees it. A
+///   request that arrived while the group waited for its children (never delivered) stays
+///   pending and reaches the task's next suspension point.
+/// - A `CancelledError` that leaves the body without being a request to the task running the
+///   group (the body awaited a task somebody else cancelled) cancels the children with kind
+///   `parent` and the message "task group: the body ended with CancelledError" — never with a
+///   stale message or kind of the running task.
+/// - **No child outlives the group**, even one spawned into it while the last child ends (from
+///   its done callback): the group waits again until none is left.
 /// - The group's own cancellation of the body is withdrawn at the end (`uncancel()` bookkeeping,
 ///   like a deadline): it never leaks out as a `CancelledError` or a stray pending request, and
 ///   it never hides an outer cancel that arrived meanwhile.
@@ -109,14 +119,12 @@ private:
 
     detail::ChildSet children_;
     detail::TaskState* parent_ = nullptr;  // the task the group runs in
+    detail::CancelScope scope_;            // our cancel of the body when a child failed
     std::vector<std::exception_ptr> errors_;
-    int cancelling_at_entry_ = 0;
-    int cancelling_after_ours_ = 0;
-    bool pending_at_ours_ = false;
+    std::uint32_t deliveries_at_entry_ = 0;  // the parent's deliveries() when the body started
     bool body_running_ = false;
     bool ended_ = false;
-    bool parent_cancel_requested_ = false;  // we cancelled the body because a child failed
-    bool propagate_cancel_ = false;         // the body's CancelledError is someone else's
+    bool propagate_cancel_ = false;  // the body's CancelledError is someone else's
 };
 
 namespace detail {
@@ -134,7 +142,11 @@ Task<typename GroupBodyResult<F, Args...>::value_type> run_task_group(F body, Ar
     }
     Settled<V> outcome = co_await settle(std::move(work));
     group.body_ended(outcome.error, outcome.is_cancel);
-    co_await group.wait_children();
+    // Until no child is left: a child may be spawned into the group while the last one ends
+    // (from its done callback), after the wait was woken (asyncio re-checks after every wake-up).
+    do {
+        co_await group.wait_children();
+    } while (group.size() > 0);
     group.conclude(outcome.error, outcome.is_cancel);
     if constexpr (std::is_void_v<V>) {
         outcome.get();

@@ -9,10 +9,8 @@
 #include <utility>
 
 #include "uvtask/errors.hpp"
-#include "uvtask/detail/loop_core.hpp"
-#include "uvtask/detail/raise.hpp"
+#include "uvtask/detail/join.hpp"
 #include "uvtask/detail/spawned_task.hpp"
-#include "uvtask/detail/suspension_point.hpp"
 
 namespace uvtask {
 
@@ -20,98 +18,6 @@ template <class T>
 class TaskHandle;
 
 namespace detail {
-
-/// `co_await handle` and `co_await shield(handle)`: wait for a task to end.
-/// Propagating (`Shielded == false`): a cancel of the waiting task is passed on to the awaited
-/// task (docs/semantics.md §3.6) and the waiter keeps waiting for its end — except when the request comes
-/// back to it round a cycle of joins, where it stops waiting as if shielded (the cycle could
-/// never end otherwise). Shielded: the waiter stops waiting and gets `CancelledError`; the
-/// awaited task runs on.
-template <class T, bool Shielded>
-class JoinAwaiter : public SuspensionPoint, private JoinWaiter {
-public:
-    // Holds a reference: the handle it came from may be dropped while the waiter waits.
-    explicit JoinAwaiter(SpawnedTask<T>* target) noexcept : target_(target) {
-        if (target_ != nullptr) {
-            target_->add_ref();
-        }
-    }
-    ~JoinAwaiter() {
-        if (JoinWaiter::linked()) {
-            target_->remove_waiter(this);
-        }
-        if (target_ != nullptr) {
-            target_->release();
-        }
-    }
-    [[nodiscard]] bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> resume_at) noexcept {
-        if (!begin()) {
-            return false;
-        }
-        if (target_ == nullptr || !target_->same_loop_as(*task_) || target_ == task_) {
-            status_ = Status::misuse;
-            return false;
-        }
-        if (target_->done()) {
-            status_ = Status::completed;
-            return false;
-        }
-        JoinWaiter::on_done = &on_target_done;
-        target_->add_waiter(this);
-        park(resume_at, &on_cancel_hook);
-        return true;
-    }
-    T await_resume() {
-        if (status_ == Status::misuse) {
-            throw_misuse();
-        }
-        finish(Shielded ? "shield()" : "co_await TaskHandle");
-        if (propagated_ && target_->ending() == Ending::cancelled && task_->cancel_requested()) {
-            // The awaited task ended cancelled because of our request: that is its delivery.
-            (void)task_->take_cancel();
-        }
-        return target_->join_result();
-    }
-
-private:
-    [[noreturn]] void throw_misuse() const {
-        if (target_ == nullptr) {
-            throw InvalidStateError("co_await on an empty TaskHandle");
-        }
-        throw_join_misuse(*target_, target_ == task_);
-    }
-    static JoinAwaiter* self_of(JoinWaiter* waiter) noexcept {
-        return static_cast<JoinAwaiter*>(waiter);
-    }
-    static void on_target_done(JoinWaiter* waiter) noexcept {
-        self_of(waiter)->wake(Status::completed);
-    }
-    static void on_cancel_hook(Suspension* suspension) noexcept {
-        auto* self = static_cast<JoinAwaiter*>(suspension);
-        if constexpr (Shielded) {
-            self->target_->remove_waiter(self);
-            self->wake(Status::cancelled);
-        } else {
-            if (self->forwarding_) {
-                // The request came back round a cycle of joins (A awaits B awaits … awaits A):
-                // passing it on again would recurse forever and waiting on would never end, so
-                // this waiter stops waiting, as if shielded, and takes the CancelledError.
-                self->target_->remove_waiter(self);
-                self->wake(Status::cancelled);
-                return;
-            }
-            self->propagated_ = true;
-            self->forwarding_ = true;
-            self->task_->forward_cancel_to(*self->target_);
-            self->forwarding_ = false;
-        }
-    }
-
-    SpawnedTask<T>* target_;
-    bool propagated_ = false;
-    bool forwarding_ = false;  // inside on_cancel_hook's forward (cycle detection)
-};
 
 /// The runtime's access to a handle's state (not public API).
 struct HandleAccess {
@@ -207,8 +113,9 @@ public:
     /// them all with `CancelledError`: the request passes round the cycle once, then the task
     /// it came back to stops waiting.
     /// `InvalidStateError` for a handle of another loop or a task awaiting itself.
-    [[nodiscard]] detail::JoinAwaiter<T, false> operator co_await() const noexcept {
-        return detail::JoinAwaiter<T, false>{state_.get()};
+    [[nodiscard]] detail::JoinAwaiter<T, detail::JoinMode::propagate> operator co_await()
+        const noexcept {
+        return detail::JoinAwaiter<T, detail::JoinMode::propagate>{state_.get()};
     }
 
     friend bool operator==(const TaskHandle& a, const TaskHandle& b) noexcept {

@@ -10,11 +10,19 @@
 #include "uvtask/errors.hpp"
 #include "uvtask/sleep.hpp"
 #include "uvtask/task.hpp"
+#include "uvtask/detail/cancel_scope.hpp"
 #include "uvtask/detail/settle.hpp"
 #include "uvtask/detail/task_state.hpp"
 #include "uvtask/detail/timer_node.hpp"
 
 namespace uvtask {
+
+class Deadline;
+
+namespace detail {
+/// The runtime's access to a Deadline's scope operations (not public API).
+struct DeadlineAccess;
+}  // namespace detail
 
 /// What `move_on_after` returns for a `Task<T>`: `std::optional<T>`, or `bool` for `Task<void>`
 /// (true: the work ended before the deadline).
@@ -117,21 +125,24 @@ public:
     template <class T>
     [[nodiscard]] Task<MoveOnResult<T>> move_on(Task<T> work);
 
-    /// Runtime use: what the end of the work turns into.
+private:
+    friend struct detail::DeadlineAccess;
+    /// What the end of the work turns into.
     enum class Exit : std::uint8_t { deliver, timed_out, deliver_pending_cancel };
-    /// Runtime use: starts bounding the current task. `InvalidStateError` outside a task or if
-    /// already used; `std::bad_alloc`.
+    /// Starts bounding the current task. `InvalidStateError` outside a task or if already used;
+    /// `std::bad_alloc`.
     void enter(const char* operation);
-    /// Runtime use: the work ended (`failed`: with an exception; `is_cancel`: a CancelledError).
+    /// The work ended (`failed`: with an exception; `is_cancel`: a CancelledError).
     [[nodiscard]] Exit leave(bool failed, bool is_cancel) noexcept;
-    /// Runtime use: throws the `TimeoutError` or the pending `CancelledError` of `exit`.
+    /// The work's frame is destroyed before it ended (loop teardown): disarm, touch nothing later.
+    void abandon() noexcept;
+    /// Throws the `TimeoutError` or the pending `CancelledError` of `exit`.
     [[noreturn]] void throw_for(Exit exit, const char* operation) const;
-    /// Runtime use: a deadline `delay_ns` from now.
+    /// A deadline `delay_ns` from now.
     [[nodiscard]] static Deadline from_delay_ns(std::uint64_t delay_ns) noexcept {
         return Deadline(after_ns(delay_ns));
     }
 
-private:
     explicit Deadline(std::uint64_t when_ns) noexcept : when_ns_(when_ns) {}
     [[nodiscard]] static std::uint64_t after_ns(std::uint64_t delay_ns) noexcept;
     [[nodiscard]] static std::uint64_t to_ns(Clock::time_point when) noexcept;
@@ -140,17 +151,43 @@ private:
     void expire() noexcept;
     static void on_timer(detail::TimerNode* node) noexcept;
 
-    std::uint64_t when_ns_;                  // UINT64_MAX: never
-    detail::TaskState* task_ = nullptr;      // the task the work runs in
-    int cancelling_at_entry_ = 0;            // its cancelling() when the work started
-    int cancelling_after_fire_ = 0;          // its cancelling() right after our request
+    std::uint64_t when_ns_;                // UINT64_MAX: never
+    detail::TaskState* task_ = nullptr;    // the task the work runs in
+    detail::CancelScope scope_;            // its cancel when we expire, and the withdrawal
     bool entered_ = false;
     bool left_ = false;
     bool expired_ = false;
-    bool pending_at_fire_ = false;           // a request was already pending when we fired
 };
 
 namespace detail {
+
+struct DeadlineAccess {
+    using Exit = Deadline::Exit;
+    [[nodiscard]] static Deadline from_delay_ns(std::uint64_t delay_ns) noexcept {
+        return Deadline::from_delay_ns(delay_ns);
+    }
+    static void enter(Deadline& deadline, const char* operation) { deadline.enter(operation); }
+    [[nodiscard]] static Exit leave(Deadline& deadline, bool failed, bool is_cancel) noexcept {
+        return deadline.leave(failed, is_cancel);
+    }
+    static void abandon(Deadline& deadline) noexcept { deadline.abandon(); }
+    [[noreturn]] static void throw_for(const Deadline& deadline, Exit exit, const char* operation) {
+        deadline.throw_for(exit, operation);
+    }
+};
+
+/// Disarms a Deadline whose work's frame is destroyed before the work ended (loop teardown), so
+/// that a Deadline living outside the frame never touches the task or the loop afterwards.
+class DeadlineGuard {
+public:
+    explicit DeadlineGuard(Deadline& deadline) noexcept : deadline_(deadline) {}
+    DeadlineGuard(const DeadlineGuard&) = delete;
+    DeadlineGuard& operator=(const DeadlineGuard&) = delete;
+    ~DeadlineGuard() { DeadlineAccess::abandon(deadline_); }
+
+private:
+    Deadline& deadline_;
+};
 
 /// The body of `Deadline::run`/`move_on`, `with_timeout` and `move_on_after`: `deadline` is the
 /// caller's, or null for one made here, `delay_ns` from the start.
@@ -158,18 +195,20 @@ template <class T, bool MoveOn>
 Task<std::conditional_t<MoveOn, MoveOnResult<T>, T>> bounded(Deadline* deadline,
                                                               std::uint64_t delay_ns, Task<T> work,
                                                               const char* operation) {
-    Deadline own = Deadline::from_delay_ns(deadline != nullptr ? UINT64_MAX : delay_ns);
+    using Access = DeadlineAccess;
+    Deadline own = Access::from_delay_ns(deadline != nullptr ? UINT64_MAX : delay_ns);
     Deadline& scope = deadline != nullptr ? *deadline : own;
-    scope.enter(operation);
+    Access::enter(scope, operation);
+    DeadlineGuard guard(scope);
     Settled<T> outcome = co_await settle(std::move(work));
-    const Deadline::Exit exit = scope.leave(outcome.error != nullptr, outcome.is_cancel);
+    const Access::Exit exit = Access::leave(scope, outcome.error != nullptr, outcome.is_cancel);
     if constexpr (MoveOn) {
-        if (exit == Deadline::Exit::timed_out) {
+        if (exit == Access::Exit::timed_out) {
             co_return MoveOnResult<T>{};
         }
     }
-    if (exit != Deadline::Exit::deliver) {
-        scope.throw_for(exit, operation);
+    if (exit != Access::Exit::deliver) {
+        Access::throw_for(scope, exit, operation);
     }
     if constexpr (MoveOn && std::is_void_v<T>) {
         outcome.get();

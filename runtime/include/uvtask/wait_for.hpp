@@ -12,7 +12,7 @@
 #include "uvtask/task.hpp"
 #include "uvtask/task_handle.hpp"
 #include "uvtask/timeout.hpp"
-#include "uvtask/detail/owned_join.hpp"
+#include "uvtask/detail/join.hpp"
 
 namespace uvtask {
 
@@ -59,6 +59,12 @@ concept PlainAwaitable = requires { typename AwaiterOf<A>::type; } &&
 template <class A>
 using await_result_t = std::remove_cvref_t<
     decltype(std::declval<std::remove_reference_t<typename AwaiterOf<A>::type>&>().await_resume())>;
+
+/// `wait_for`'s join of a task it owns (`JoinMode::owned`).
+template <class T>
+[[nodiscard]] JoinAwaiter<T, JoinMode::owned> owned_join(const TaskHandle<T>& handle) noexcept {
+    return JoinAwaiter<T, JoinMode::owned>{state_of(handle)};
+}
 
 template <class T>
 Task<T> join_handle(TaskHandle<T> handle) {

@@ -41,7 +41,8 @@ TaskState::~TaskState() = default;
 
 // ---- cancellation
 
-bool TaskState::request_cancel(std::string message, CancelKind kind, bool keep_pending_reason) {
+bool TaskState::record_request(std::string& message, CancelKind kind, bool keep_pending_reason,
+                               std::uint64_t* sequence, bool* pending_before) noexcept {
     // Pointer comparison only: if our loop is gone we are done and return below.
     const bool on_thread = on_loop_thread();
     std::stop_source* stop = nullptr;
@@ -51,12 +52,26 @@ bool TaskState::request_cancel(std::string message, CancelKind kind, bool keep_p
         if (done_.load(std::memory_order_relaxed)) {
             return false;
         }
-        if (!keep_pending_reason || !cancel_requested_.load(std::memory_order_relaxed)) {
+        const bool pending = cancel_requested_.load(std::memory_order_relaxed);
+        if (pending_before != nullptr) {
+            *pending_before = pending;
+        }
+        if (!keep_pending_reason || !pending) {
             if (extras_ || !message.empty()) {  // an empty message needs no allocation
-                extras().message = std::move(message);
+                try {
+                    extras().message = std::move(message);
+                } catch (...) {
+                    // Out of memory for the extras: the request stands, without its message.
+                }
             }
             kind_ = kind;
         }
+        ++request_sequence_;
+        if (sequence != nullptr) {
+            *sequence = request_sequence_;
+        }
+        // Release (both): a thread that sees the flag or the count sees the message and kind
+        // stored above; acq_rel on the count orders it with uncancel() on other threads.
         cancelling_.fetch_add(1, std::memory_order_acq_rel);
         cancel_requested_.store(true, std::memory_order_release);
         stop = extras_ ? extras_->stop_source.get() : nullptr;
@@ -74,10 +89,52 @@ bool TaskState::request_cancel(std::string message, CancelKind kind, bool keep_p
     if (stop != nullptr) {
         stop->request_stop();
     }
+    return true;
+}
+
+bool TaskState::request_cancel(std::string message, CancelKind kind,
+                               bool keep_pending_reason) noexcept {
+    const bool on_thread = on_loop_thread();
+    if (!record_request(message, kind, keep_pending_reason)) {
+        return false;
+    }
     if (on_thread) {
         deliver_cancel_if_suspended();
     }
     return true;
+}
+
+ScopedRequest TaskState::request_cancel_scoped(std::string message, CancelKind kind) noexcept {
+    ScopedRequest request;
+    if (record_request(message, kind, /*keep_pending_reason=*/true, &request.sequence,
+                       &request.pending_before)) {
+        deliver_cancel_if_suspended();
+    }
+    return request;
+}
+
+Withdrawal TaskState::withdraw_scoped(const ScopedRequest& request) noexcept {
+    Guard guard(lock_);
+    Withdrawal out;
+    int count = cancelling_.load(std::memory_order_relaxed);
+    if (count > 0) {
+        --count;
+        cancelling_.store(count, std::memory_order_release);
+    }
+    out.remaining = count;
+    out.newer = request_sequence_ != request.sequence;
+    // Still pending and nobody else's: our request was never delivered; drop it, or it would hit
+    // the task's next suspension point after the scope. (At 0, nothing is outstanding at all.)
+    if (count == 0 || (!out.newer && !request.pending_before)) {
+        cancel_requested_.store(false, std::memory_order_release);
+    }
+    return out;
+}
+
+int TaskState::handled_cancelling() const noexcept {
+    Guard guard(lock_);
+    return cancelling_.load(std::memory_order_relaxed) -
+           (cancel_requested_.load(std::memory_order_relaxed) ? 1 : 0);
 }
 
 void TaskState::deliver_cancel_if_suspended() noexcept {
@@ -86,21 +143,80 @@ void TaskState::deliver_cancel_if_suspended() noexcept {
     }
 }
 
-CancelledError TaskState::take_cancel() {
+CancelledError TaskState::take_cancel() noexcept {
     Guard guard(lock_);
     cancel_requested_.store(false, std::memory_order_release);
-    return CancelledError(extras_ ? extras_->message : std::string(), kind_);
+    // Relaxed: a statistic read by the same thread's scopes (task groups) only.
+    deliveries_.fetch_add(1, std::memory_order_relaxed);
+    // Moved out, not copied: the request is consumed, and a delivery never allocates.
+    return CancelledError(extras_ ? std::move(extras_->message) : std::string(), kind_);
 }
 
-void TaskState::forward_cancel_to(TaskState& target) {
+void TaskState::forward_cancel_to(TaskState& target) noexcept {
     std::string message;
     CancelKind kind;
     {
         Guard guard(lock_);
-        message = extras_ ? extras_->message : std::string();
+        try {
+            message = extras_ ? extras_->message : std::string();
+        } catch (...) {
+            // Out of memory copying the message: pass the request on without it.
+        }
         kind = kind_;
     }
-    target.request_cancel(std::move(message), kind);
+    (void)target.request_cancel(std::move(message), kind);
+}
+
+void TaskState::cancel_join_chain(Suspension& first) noexcept {
+    std::string message;
+    CancelKind kind;
+    {
+        Guard guard(lock_);
+        try {
+            message = extras_ ? extras_->message : std::string();
+        } catch (...) {
+            // Out of memory copying the message: pass the request on without it.
+        }
+        kind = kind_;
+    }
+    // Walk: each join passes the request to the task it waits for; if that task waits in a
+    // propagating join too, continue there, else deliver to it (its own hook) and stop.
+    Suspension* join = &first;
+    join->forwarding = true;
+    for (;;) {
+        join->propagated = true;
+        TaskState* target = join->forwards_to;
+        std::string copy;
+        try {
+            copy = message;
+        } catch (...) {
+        }
+        if (!target->on_loop_thread()) {
+            (void)target->request_cancel(std::move(copy), kind);  // its loop delivers it
+            break;
+        }
+        if (!target->record_request(copy, kind, false)) {
+            break;  // done already: nothing to pass on
+        }
+        Suspension* next = target->cancel_deliverable() ? target->suspended_in_ : nullptr;
+        if (next == nullptr) {
+            break;  // running, or holding cancellation: it sees the request at its next point
+        }
+        if (next->forwards_to == nullptr || next->forwarding) {
+            // The end of the chain — or a join already on this walk: a cycle, which its hook
+            // recognises by `forwarding` (it stops waiting, or the cycle could never end).
+            next->on_cancel(next);
+            break;
+        }
+        next->forwarding = true;
+        join->walk_next = next;
+        join = next;
+    }
+    // Clear the walk's marks (the joins are all alive: delivering only schedules tasks).
+    for (Suspension* s = &first; s != nullptr;) {
+        s->forwarding = false;
+        s = std::exchange(s->walk_next, nullptr);
+    }
 }
 
 int TaskState::uncancel() noexcept {
@@ -185,8 +301,14 @@ bool TaskState::start_or_skip() noexcept {
     if (!cancel_requested()) {
         return false;
     }
-    // Cancelled before its body first ran: end cancelled without running it (asyncio).
-    exception_ = std::make_exception_ptr(take_cancel());
+    // Cancelled before its body first ran: end cancelled without running it (asyncio). Thrown
+    // and caught rather than std::make_exception_ptr, which copies the error (and so allocates
+    // its message): this way nothing allocates but the exception object itself.
+    try {
+        throw take_cancel();
+    } catch (...) {
+        exception_ = std::current_exception();
+    }
     ending_ = Ending::cancelled;
     std::exchange(frame_, {}).destroy();
     finish();

@@ -28,8 +28,8 @@ void TaskGroup::enter(const char* operation) {
     if (parent_ == nullptr) {
         detail::throw_outside_task(operation);
     }
-    // A request still waiting for delivery is not handled yet (see Deadline::enter).
-    cancelling_at_entry_ = parent_->cancelling() - (parent_->cancel_requested() ? 1 : 0);
+    scope_.enter(*parent_);
+    deliveries_at_entry_ = parent_->deliveries();
     body_running_ = true;
 }
 
@@ -66,44 +66,41 @@ void TaskGroup::on_child_done(void* owner, detail::TaskState& child, std::size_t
     if (self->children_.cancelling_children()) {
         return;  // already shutting down
     }
+    std::string message;
     try {
-        const std::string message = "task group: task '" + child.name() + "' failed";
-        self->children_.cancel_children(message, CancelKind::parent);
-        if (self->body_running_ && !self->parent_cancel_requested_) {
-            // Interrupt the body too; withdrawn in body_ended().
-            self->parent_cancel_requested_ = true;
-            self->pending_at_ours_ = self->parent_->cancel_requested();
-            self->cancelling_after_ours_ = self->parent_->cancelling() + 1;
-            self->parent_->request_cancel(message, CancelKind::parent, true);
-        }
+        message = "task group: task '" + child.name() + "' failed";
     } catch (...) {
-        self->children_.cancel_children({}, CancelKind::parent);
+        // Out of memory for the message: cancel without it.
+    }
+    self->children_.cancel_children(message, CancelKind::parent);
+    if (self->body_running_) {
+        self->scope_.cancel(std::move(message), CancelKind::parent);  // withdrawn in body_ended()
     }
 }
 
 void TaskGroup::body_ended(const std::exception_ptr& error, bool is_cancel) noexcept {
     body_running_ = false;
     propagate_cancel_ = error && is_cancel;
-    if (parent_cancel_requested_) {
-        const int before = parent_->cancelling();
-        const int after = parent_->uncancel();
-        const bool newer_request = before > cancelling_after_ours_;
-        if (!pending_at_ours_ && !newer_request && parent_->cancel_requested()) {
-            try {
-                (void)parent_->take_cancel();  // ours, never delivered: withdraw it
-            } catch (...) {
-            }
-        }
-        if (after <= cancelling_at_entry_) {
-            propagate_cancel_ = false;  // the CancelledError was ours alone
-        }
+    if (scope_.requested() && !scope_.leave().others) {
+        propagate_cancel_ = false;  // the CancelledError was ours alone
     }
-    if (error && !children_.cancelling_children()) {
-        if (is_cancel) {
-            children_.forward_cancel(*parent_);  // an outer cancel: pass it on
-        } else {
-            children_.cancel_children("task group: the body failed", CancelKind::parent);
+    if (!error || children_.cancelling_children()) {
+        return;
+    }
+    if (!is_cancel) {
+        children_.cancel_children("task group: the body failed", CancelKind::parent);
+    } else if (parent_->deliveries() != deliveries_at_entry_) {
+        // An outer request reached the body: pass on who asked (the error's message and kind).
+        try {
+            const CancelledError cancel = cancel_of(error);
+            children_.cancel_children(cancel.message(), cancel.kind());
+        } catch (...) {
+            children_.cancel_children({}, CancelKind::parent);  // out of memory
         }
+    } else {
+        // Nobody asked this task: the body awaited something that was cancelled.
+        children_.cancel_children("task group: the body ended with CancelledError",
+                                  CancelKind::parent);
     }
 }
 
@@ -113,13 +110,8 @@ void TaskGroup::conclude(const std::exception_ptr& error, bool is_cancel) {
         errors_.push_back(error);
     }
     if (!errors_.empty()) {
-        if (propagate_cancel_ && !parent_->cancel_requested()) {
-            // The body consumed an outer cancel that we replace by the ExceptionGroup: keep it
-            // pending (same count) so it reaches the next suspension point instead of vanishing.
-            const CancelledError cancel = cancel_of(error);
-            parent_->request_cancel(cancel.message(), cancel.kind());
-            parent_->uncancel();
-        }
+        // A request the body received was delivered there: it is not thrown again (one delivery
+        // per request); one still pending stays pending, for the next suspension point.
         throw ExceptionGroup(std::move(errors_));
     }
     if (propagate_cancel_) {

@@ -66,9 +66,7 @@ void Deadline::enter(const char* operation) {
     }
     entered_ = true;
     task_ = task;
-    // A request still waiting for delivery is counted in cancelling() but is not "handled": if
-    // the work receives it, the deadline must not take it for its own (the count would match).
-    cancelling_at_entry_ = task->cancelling() - (task->cancel_requested() ? 1 : 0);
+    scope_.enter(*task);
     try {
         arm();
     } catch (...) {
@@ -94,16 +92,9 @@ void Deadline::on_timer(detail::TimerNode* node) noexcept { static_cast<Deadline
 
 void Deadline::expire() noexcept {
     expired_ = true;
-    pending_at_fire_ = task_->cancel_requested();
-    cancelling_after_fire_ = task_->cancelling() + 1;
-    try {
-        // keep_pending_reason: if another request waits for delivery, the work sees its message
-        // and kind, and our count still makes the exit rule below propagate it.
-        task_->request_cancel("deadline expired", CancelKind::timeout, true);
-    } catch (...) {
-        // Out of memory recording the message: the task is not cancelled; treat as not expired.
-        expired_ = false;
-    }
+    // A request already waiting for delivery keeps its message and kind (the work sees who else
+    // asked), and our count still makes the exit rule below propagate it.
+    scope_.cancel("deadline expired", CancelKind::timeout);
 }
 
 Deadline::Exit Deadline::leave(bool failed, bool is_cancel) noexcept {
@@ -114,30 +105,29 @@ Deadline::Exit Deadline::leave(bool failed, bool is_cancel) noexcept {
     if (!expired_) {
         return Exit::deliver;
     }
-    const int before = task_->cancelling();
-    const int after = task_->uncancel();
-    // Our request was never delivered (no request arrived since ours and none was pending when we
-    // fired): withdraw it, or it would hit the task's next suspension point after this scope.
-    // uncancel() already did so if the count reached 0.
-    const bool newer_request = before > cancelling_after_fire_;
-    if (!pending_at_fire_ && !newer_request && task_->cancel_requested()) {
-        try {
-            (void)task_->take_cancel();
-        } catch (...) {
-            // copying the message failed: the request stays pending (one spurious delivery)
-        }
-    }
-    if (after <= cancelling_at_entry_) {
+    // Withdraws our request atomically with any cancel() from another thread; an undelivered
+    // request of ours is dropped, so no stray CancelledError hits the task after this scope.
+    const detail::CancelScope::Exit exit = scope_.leave();
+    if (!exit.others) {
         // Nobody else asked: a CancelledError out of the work is ours → TimeoutError.
         return failed && is_cancel ? Exit::timed_out : Exit::deliver;
     }
     // Somebody else asked too: the CancelledError propagates. If their request arrived after ours
     // and still waits for delivery, deliver it now, with its own message and kind, instead of the
-    // deadline's error (which was withdrawn by uncancel above).
-    if (failed && is_cancel && newer_request && task_->cancel_deliverable()) {
+    // deadline's error.
+    if (failed && is_cancel && exit.newer_pending) {
         return Exit::deliver_pending_cancel;
     }
     return Exit::deliver;
+}
+
+void Deadline::abandon() noexcept {
+    if (!left_) {
+        left_ = true;
+        if (armed()) {
+            detail::disarm_timer(detail::LoopCore::of(*task_), this);
+        }
+    }
 }
 
 void Deadline::throw_for(Exit exit, const char* operation) const {

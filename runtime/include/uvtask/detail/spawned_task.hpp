@@ -21,11 +21,11 @@ class SpawnedTask final : public TaskState {
 public:
     /// Allocates a state with one reference (the loop's).
     static SpawnedTask* create(LoopCore& loop, std::string name) {
-        void* memory = allocate_frame(sizeof(SpawnedTask));
+        void* memory = allocate();
         try {
             return ::new (memory) SpawnedTask(loop, loop.next_task_number(), std::move(name));
         } catch (...) {
-            deallocate_frame(memory, sizeof(SpawnedTask));
+            deallocate(memory);
             throw;
         }
     }
@@ -90,7 +90,25 @@ private:
 
     void destroy_self() noexcept override {
         this->~SpawnedTask();
-        deallocate_frame(this, sizeof(SpawnedTask));
+        deallocate(this);
+    }
+
+    // The state holds the result in place: an over-aligned `T` (alignas beyond what `new`
+    // guarantees) needs an aligned block, which the frame cache's blocks are not.
+    static constexpr bool over_aligned = alignof(Storage) > __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+    [[nodiscard]] static void* allocate() {
+        if constexpr (over_aligned) {
+            return ::operator new(sizeof(SpawnedTask), std::align_val_t{alignof(SpawnedTask)});
+        } else {
+            return allocate_frame(sizeof(SpawnedTask));
+        }
+    }
+    static void deallocate(void* memory) noexcept {
+        if constexpr (over_aligned) {
+            ::operator delete(memory, sizeof(SpawnedTask), std::align_val_t{alignof(SpawnedTask)});
+        } else {
+            deallocate_frame(memory, sizeof(SpawnedTask));
+        }
     }
 
     Storage value_{};

@@ -24,9 +24,30 @@ class TaskState;
 /// The awaiter a task is suspended in, as seen by `cancel()`: its hook asks the operation to stop
 /// (stop the timer, unlink the waiter, `uv_cancel` the request) and, once stopped, schedules the
 /// task so that its `await_resume` throws `CancelledError`.
+///
+/// A join that passes its task's cancels on to the task it waits for sets `forwards_to`: a
+/// cancel then walks the chain of such joins iteratively (`TaskState::cancel_join_chain`), never
+/// recursing once per task, and a chain that comes back to a join on the walk is a cycle.
 struct Suspension {
     using CancelHook = void (*)(Suspension*) noexcept;
     CancelHook on_cancel = nullptr;
+    TaskState* forwards_to = nullptr;  // a propagating join: the task it waits for
+    bool forwarding = false;           // on the walk of the current cancel (cycle detection)
+    Suspension* walk_next = nullptr;   // the next join on that walk, to clear the marks after
+    bool propagated = false;           // a cancel was passed on to `forwards_to`
+};
+
+/// What a scope (a deadline, a task group) recorded when it cancelled the task it runs in, to
+/// withdraw exactly that request later (`TaskState::withdraw_scoped`).
+struct ScopedRequest {
+    std::uint64_t sequence = 0;   // the task's request counter right after ours
+    bool pending_before = false;  // a request was already waiting for delivery
+};
+
+/// What withdrawing a scope's request found, read atomically with any concurrent `cancel()`.
+struct Withdrawal {
+    int remaining = 0;   // the task's cancelling() after the withdrawal
+    bool newer = false;  // a request arrived after the scope's
 };
 
 /// A node in a task's list of joiners, living in the joiner's awaiter (no allocation to wait).
@@ -109,7 +130,23 @@ public:
     /// `cancel(msg)`: safe from any thread. False if the task is done. With `keep_pending_reason`
     /// (a deadline or a task group cancelling the task it runs in), a request already waiting for
     /// delivery keeps its message and kind: the error then says who else asked, not the scope.
-    bool request_cancel(std::string message, CancelKind kind, bool keep_pending_reason = false);
+    /// Out of memory for the message, the request is recorded without it (never lost).
+    bool request_cancel(std::string message, CancelKind kind,
+                        bool keep_pending_reason = false) noexcept;
+    /// A scope (deadline, task group) cancels the task it runs in: `request_cancel(…, true)`,
+    /// returning what `withdraw_scoped` needs. Loop thread.
+    [[nodiscard]] ScopedRequest request_cancel_scoped(std::string message, CancelKind kind) noexcept;
+    /// The scope's work ended: withdraws its request (one `uncancel()`) and, if no request came
+    /// after it and none was pending before it, drops its undelivered request — all under the
+    /// task's lock, so a `cancel()` from another thread is never taken for the scope's own.
+    [[nodiscard]] Withdrawal withdraw_scoped(const ScopedRequest& request) noexcept;
+    /// `cancelling()` minus a request still waiting for delivery (it is not handled yet), read
+    /// atomically: what a scope entering now counts as "already handled".
+    [[nodiscard]] int handled_cancelling() const noexcept;
+    /// How many cancels were delivered to the task so far (thrown, or consumed by a join).
+    [[nodiscard]] std::uint32_t deliveries() const noexcept {
+        return deliveries_.load(std::memory_order_relaxed);
+    }
     /// A request is waiting for delivery and no `non_cancellable` scope holds it back.
     [[nodiscard]] bool cancel_deliverable() const noexcept {
         return hold_depth_ == 0 && cancel_requested_.load(std::memory_order_acquire);
@@ -117,8 +154,9 @@ public:
     [[nodiscard]] bool cancel_requested() const noexcept {
         return cancel_requested_.load(std::memory_order_acquire);
     }
-    /// Consumes the pending request (one delivery per request) and returns the error to throw.
-    [[nodiscard]] CancelledError take_cancel();
+    /// Consumes the pending request (one delivery per request) and returns the error to throw
+    /// (its message is moved out: the request is gone).
+    [[nodiscard]] CancelledError take_cancel() noexcept;
     [[nodiscard]] int cancelling() const noexcept {
         return cancelling_.load(std::memory_order_acquire);
     }
@@ -128,8 +166,14 @@ public:
     [[nodiscard]] std::stop_token stop_token();
     /// Runs the cancel hook of the awaiter the task is suspended in, if a request is deliverable.
     void deliver_cancel_if_suspended() noexcept;
-    /// Passes this task's current request (message and kind) on to `target` (docs/semantics.md §3.6).
-    void forward_cancel_to(TaskState& target);
+    /// Passes this task's current request (message and kind) on to `target` (docs/semantics.md
+    /// §3.6). Out of memory copying the message, passes it on without the message.
+    void forward_cancel_to(TaskState& target) noexcept;
+    /// This task, suspended in `first` (a join with `forwards_to` set), was cancelled: passes the
+    /// request along the chain of joins that starts there, iteratively, and delivers it to the
+    /// task at the end of the chain. A join met twice on the walk (a cycle: A awaits B awaits …
+    /// awaits A) is told through its hook with `forwarding` set, and stops waiting. Loop thread.
+    void cancel_join_chain(Suspension& first) noexcept;
 
     // ---- suspension bookkeeping (loop thread)
     void suspend_in(std::coroutine_handle<> resume_at, Suspension* where) noexcept {
@@ -138,6 +182,8 @@ public:
     }
     void set_resume_point(std::coroutine_handle<> resume_at) noexcept { resume_point_ = resume_at; }
     void leave_suspension() noexcept { suspended_in_ = nullptr; }
+    /// The awaiter the task is suspended in now, if any. Loop thread.
+    [[nodiscard]] Suspension* suspension() const noexcept { return suspended_in_; }
 
     // ---- joiners and callbacks (loop thread)
     void add_waiter(JoinWaiter* waiter) noexcept;
@@ -181,6 +227,10 @@ protected:
 
 private:
     bool start_or_skip() noexcept;
+    /// Records a request (count, flag, message, kind, stop, remote wake-up) without delivering
+    /// it on this thread. Returns false if the task is done.
+    bool record_request(std::string& message, CancelKind kind, bool keep_pending_reason,
+                        std::uint64_t* sequence = nullptr, bool* pending_before = nullptr) noexcept;
     void finish() noexcept;
     void last_reference_gone() noexcept;
     void wake_waiters() noexcept;
@@ -190,6 +240,8 @@ private:
     std::atomic<bool> cancel_requested_{false};
     std::atomic<bool> done_{false};
     std::atomic<int> cancelling_{0};
+    std::atomic<std::uint32_t> deliveries_{0};
+    std::uint64_t request_sequence_ = 0;  // under lock_: one more per request
     TaskHost* host_;
     std::uint64_t loop_id_;
     std::coroutine_handle<> frame_;
