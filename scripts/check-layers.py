@@ -33,6 +33,7 @@ PUBLIC = {
     # loop: the ready queue, the remote inbox, spawning, joining, run()
     "loop.hpp": "loop",
     "non_cancellable.hpp": "loop",
+    "operation.hpp": "loop",
     "run.hpp": "loop",
     "shield.hpp": "loop",
     "spawn.hpp": "loop",
@@ -68,6 +69,7 @@ PUBLIC = {
     "io_error.hpp": "io",
     "listener.hpp": "io",
     "pipe.hpp": "io",
+    "poll.hpp": "io",
     "process.hpp": "io",
     "signal.hpp": "io",
     "stream.hpp": "io",

@@ -166,4 +166,15 @@ Task<T> detail::TaskPromise<T>::get_return_object() noexcept {
     return Task<T>{std::coroutine_handle<TaskPromise<T>>::from_promise(*this)};
 }
 
+namespace detail {
+/// True for `Task<T>` (whatever its `T`): the one "is a Task" trait.
+template <class A>
+inline constexpr bool is_task_v = false;
+template <class T>
+inline constexpr bool is_task_v<Task<T>> = true;
+/// A `Task<T>`, after removing references and cv-qualifiers.
+template <class A>
+concept TaskType = is_task_v<std::remove_cvref_t<A>>;
+}  // namespace detail
+
 }  // namespace uvtask

@@ -26,11 +26,6 @@ class TaskGroup;
 
 namespace detail {
 
-template <class T>
-struct IsTaskType : std::false_type {};
-template <class T>
-struct IsTaskType<Task<T>> : std::true_type {};
-
 template <class F, class... Args>
 using GroupBodyResult = std::invoke_result_t<F&, TaskGroup&, Args&...>;
 
@@ -177,7 +172,7 @@ Task<typename GroupBodyResult<F, Args...>::value_type> run_task_group(F body, Ar
 /// build the lambda in its own statement, not inside the `co_await` expression.
 template <class F, class... Args>
     requires std::invocable<F&, TaskGroup&, Args&...> &&
-             detail::IsTaskType<detail::GroupBodyResult<F, Args...>>::value
+             detail::TaskType<detail::GroupBodyResult<F, Args...>>
 [[nodiscard]] Task<typename detail::GroupBodyResult<F, Args...>::value_type> task_group(
     F body, Args... args) {
     return detail::run_task_group(std::move(body), std::move(args)...);

@@ -133,4 +133,15 @@ private:
     detail::StateRef<detail::SpawnedTask<T>> state_;
 };
 
+namespace detail {
+/// True for `TaskHandle<T>` (whatever its `T`).
+template <class A>
+inline constexpr bool is_task_handle_v = false;
+template <class T>
+inline constexpr bool is_task_handle_v<TaskHandle<T>> = true;
+/// A `Task<T>` or a `TaskHandle<T>`, after removing references and cv-qualifiers.
+template <class A>
+concept TaskOrHandle = TaskType<A> || is_task_handle_v<std::remove_cvref_t<A>>;
+}  // namespace detail
+
 }  // namespace uvtask

@@ -1,10 +1,77 @@
 // uvtask — this_task: what the running task can ask about itself from code that cannot suspend.
 #pragma once
 
+#include <concepts>
+#include <exception>
 #include <stop_token>
 #include <string>
+#include <type_traits>
+#include <utility>
 
-namespace uvtask::this_task {
+#include "uvtask/errors.hpp"
+#include "uvtask/detail/raise.hpp"
+#include "uvtask/detail/task_host.hpp"
+#include "uvtask/detail/task_state.hpp"
+
+namespace uvtask {
+
+namespace detail {
+
+/// What `this_task::on_cancel` returns: while it lives, `f` is registered with the task that
+/// created it. Neither copyable nor movable (it is linked into the task's list).
+template <class F>
+class [[nodiscard]] CancelCallback : private CancelCallbackNode {
+public:
+    explicit CancelCallback(F f) : f_(std::move(f)), task_(current_task()) {
+        if (task_ == nullptr) {
+            throw_outside_task("this_task::on_cancel()");
+        }
+        run = &invoke;
+        task_->add_cancel_callback(this);
+    }
+    CancelCallback(const CancelCallback&) = delete;
+    CancelCallback& operator=(const CancelCallback&) = delete;
+    ~CancelCallback() { task_->remove_cancel_callback(this); }
+
+private:
+    static void invoke(CancelCallbackNode* node) noexcept {
+        auto* self = static_cast<CancelCallback*>(node);
+        try {
+            self->f_();
+        } catch (...) {
+            self->task_->report_error("exception in a this_task::on_cancel callback",
+                                      std::current_exception());
+        }
+    }
+
+    F f_;
+    TaskState* task_;
+};
+
+}  // namespace detail
+
+namespace this_task {
+
+/// Registers `f` to run when the current task is cancelled, for as long as the returned object
+/// lives (RAII): the hook a wrapper of another library uses to stop it (cancel an HTTP request,
+/// interrupt a query). `f()` runs once, on the loop's thread — unlike a `std::stop_callback` on
+/// `stop_token()`, which runs on the canceller's thread — as soon as a cancel request reaches
+/// the task (at `cancel()` on the loop's thread; after the wake-up for a `cancel()` from another
+/// thread), before the awaitable the task waits in is interrupted. If a request is already
+/// pending when `on_cancel` is called, `f()` runs at once, inside the call. A request held back
+/// by `non_cancellable` still runs it (it says a request arrived, not that it is delivered).
+///
+/// Completes when: at once.
+/// Suspension point: no.
+/// On cancel: see above; `f` is not called again for later requests (register anew).
+/// Throws: `InvalidStateError` outside a task; what copying `f` throws. An exception from `f()`
+/// goes to the loop's exception handler.
+/// Thread safety: the task's loop thread; destroy the returned object on it, in the same task.
+template <class F>
+    requires std::invocable<std::decay_t<F>&> && std::move_constructible<std::decay_t<F>>
+[[nodiscard]] detail::CancelCallback<std::decay_t<F>> on_cancel(F&& f) {
+    return detail::CancelCallback<std::decay_t<F>>(std::forward<F>(f));
+}
 
 /// True if the current task has a cancel request not yet delivered (docs/semantics.md §3.9): for a
 /// callback, a loop that cannot suspend, or a legacy library to poll. False outside a task.
@@ -27,4 +94,5 @@ int uncancel();
 /// The current task's name. Throws `InvalidStateError` outside a task.
 [[nodiscard]] std::string name();
 
-}  // namespace uvtask::this_task
+}  // namespace this_task
+}  // namespace uvtask

@@ -40,21 +40,11 @@ struct AwaiterOf<A> {
     using type = std::remove_reference_t<A>;
 };
 
-template <class T>
-struct IsTask : std::false_type {};
-template <class T>
-struct IsTask<Task<T>> : std::true_type {};
-template <class T>
-struct IsTaskHandle : std::false_type {};
-template <class T>
-struct IsTaskHandle<TaskHandle<T>> : std::true_type {};
-
 /// Something `co_await` accepts that is neither a `Task` nor a `TaskHandle`: a sleep, a lock, a
 /// queue operation…
 template <class A>
 concept PlainAwaitable = requires { typename AwaiterOf<A>::type; } &&
-                         !IsTask<std::remove_cvref_t<A>>::value &&
-                         !IsTaskHandle<std::remove_cvref_t<A>>::value;
+                         !TaskOrHandle<A>;
 
 template <class A>
 using await_result_t = std::remove_cvref_t<

@@ -99,6 +99,7 @@ bool TaskState::request_cancel(std::string message, CancelKind kind,
         return false;
     }
     if (on_thread) {
+        run_cancel_callbacks();
         deliver_cancel_if_suspended();
     }
     return true;
@@ -108,6 +109,7 @@ ScopedRequest TaskState::request_cancel_scoped(std::string message, CancelKind k
     ScopedRequest request;
     if (record_request(message, kind, /*keep_pending_reason=*/true, &request.sequence,
                        &request.pending_before)) {
+        run_cancel_callbacks();
         deliver_cancel_if_suspended();
     }
     return request;
@@ -135,6 +137,20 @@ int TaskState::handled_cancelling() const noexcept {
     Guard guard(lock_);
     return cancelling_.load(std::memory_order_relaxed) -
            (cancel_requested_.load(std::memory_order_relaxed) ? 1 : 0);
+}
+
+void TaskState::add_cancel_callback(CancelCallbackNode* node) noexcept {
+    if (cancel_requested()) {
+        node->run(node);
+        return;
+    }
+    cancel_callbacks_.push_back(node);
+}
+
+void TaskState::run_cancel_callbacks() noexcept {
+    while (CancelCallbackNode* node = cancel_callbacks_.pop_front()) {
+        node->run(node);  // unlinked first: it may unregister or destroy itself
+    }
 }
 
 void TaskState::deliver_cancel_if_suspended() noexcept {
@@ -198,6 +214,7 @@ void TaskState::cancel_join_chain(Suspension& first) noexcept {
         if (!target->record_request(copy, kind, false)) {
             break;  // done already: nothing to pass on
         }
+        target->run_cancel_callbacks();
         Suspension* next = target->cancel_deliverable() ? target->suspended_in_ : nullptr;
         if (next == nullptr) {
             break;  // running, or holding cancellation: it sees the request at its next point
@@ -371,6 +388,14 @@ void TaskState::report(const ExceptionContext& context) const noexcept {
         here->report(context);
     } else {
         default_exception_handler(context);
+    }
+}
+
+void TaskState::report_error(const char* message, std::exception_ptr error) const noexcept {
+    try {
+        report({message, name(), std::move(error)});
+    } catch (...) {
+        default_exception_handler({message, {}, nullptr});  // out of memory for the name
     }
 }
 

@@ -90,6 +90,7 @@ void LoopCore::take_in(RemoteNode* node, RemoteNode::Kind kind) noexcept {
         case RemoteNode::Kind::cancel: {
             auto* task = static_cast<TaskState*>(node);
             if (!task->done() && !closed_) {
+                task->run_cancel_callbacks();  // on this thread, unlike stop_token callbacks
                 task->deliver_cancel_if_suspended();
             }
             task->release();  // the inbox's reference

@@ -36,17 +36,20 @@ Task<void> sleep_then(std::chrono::milliseconds delay) { co_await sleep(delay); 
 
 struct Handshake {
     std::atomic<int> round{0};      // the loop thread announces round N: the deadline expired
+    std::atomic<int> ready{0};      // the other thread is spinning for round N
     std::atomic<int> cancelled{0};  // the other thread has cancelled in round N
     std::atomic<bool> stop{false};
 };
 
 /// The work of one round: makes its deadline expire (its request stays undelivered: the work
-/// never suspends), tells the other thread, spins a little, and returns a value — so that the
-/// deadline's exit runs while the other thread's cancel() lands, at a seeded moment.
+/// never suspends), waits until the other thread is on a CPU and spinning too, spins a seeded
+/// while and returns a value — so the deadline's exit runs as the other thread's cancel() lands.
 Task<int> expire_then_return(Deadline* deadline, Handshake* shake, int round,
                              std::uint32_t spin) {
     deadline->reschedule(Deadline::Clock::now() - 1ms);  // expires now: its request is pending
     shake->round.store(round, std::memory_order_release);
+    while (shake->ready.load(std::memory_order_acquire) != round) {
+    }
     spin_for(spin);
     co_return round;
 }
@@ -94,7 +97,8 @@ TEST_SUITE("timeout") {
                                 return;
                             }
                         }
-                        spin_for(delays() % 4000);  // lands before, during or after the exit
+                        shake.ready.store(round, std::memory_order_release);
+                        spin_for(delays() % 1500);  // lands before, during or after the exit
                         auto* handle = static_cast<TaskHandle<bool>*>(target.load());
                         CHECK(handle->cancel("from another thread"));
                         shake.cancelled.store(round, std::memory_order_release);
@@ -102,7 +106,7 @@ TEST_SUITE("timeout") {
                 });
                 int delivered = 0;
                 for (int round = 1; round <= rounds; ++round) {
-                    TaskHandle<bool> worker = spawn(one_round(&shake, round, random() % 2000));
+                    TaskHandle<bool> worker = spawn(one_round(&shake, round, random() % 1000));
                     target.store(&worker);
                     const bool ok = co_await worker;
                     delivered += ok ? 1 : 0;

@@ -17,13 +17,6 @@
 
 namespace uvtask::detail {
 
-template <class A>
-concept TaskOrHandle = requires { typename std::remove_cvref_t<A>::value_type; } &&
-                       (std::is_same_v<std::remove_cvref_t<A>,
-                                       Task<typename std::remove_cvref_t<A>::value_type>> ||
-                        std::is_same_v<std::remove_cvref_t<A>,
-                                       TaskHandle<typename std::remove_cvref_t<A>::value_type>>);
-
 template <class T>
 TaskHandle<T> to_handle(Task<T>&& task) {
     return spawn(std::move(task));

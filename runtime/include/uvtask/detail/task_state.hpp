@@ -56,6 +56,13 @@ struct JoinWaiter : ListHook<JoinWaiter> {
     DoneHook on_done = nullptr;
 };
 
+/// A registration of `this_task::on_cancel`: `on_cancel` runs once, on the loop's thread, when
+/// the task it is registered with is cancelled. Lives in the registration object.
+struct CancelCallbackNode : ListHook<CancelCallbackNode> {
+    using Hook = void (*)(CancelCallbackNode*) noexcept;
+    Hook run = nullptr;
+};
+
 /// The tag of a task's link in its loop's list of live tasks.
 struct LiveTag {};
 
@@ -185,6 +192,19 @@ public:
     /// The awaiter the task is suspended in now, if any. Loop thread.
     [[nodiscard]] Suspension* suspension() const noexcept { return suspended_in_; }
 
+    /// Reports `error` through the loop's exception handler (on its thread), with this task's
+    /// name.
+    void report_error(const char* message, std::exception_ptr error) const noexcept;
+
+    // ---- cancel callbacks (this_task::on_cancel; loop thread)
+    /// Registers `node`; if a request is pending now, runs it at once (and does not register).
+    void add_cancel_callback(CancelCallbackNode* node) noexcept;
+    void remove_cancel_callback(CancelCallbackNode* node) noexcept {
+        cancel_callbacks_.remove(node);
+    }
+    /// A request reached the task: runs (and unregisters) every registered cancel callback.
+    void run_cancel_callbacks() noexcept;
+
     // ---- joiners and callbacks (loop thread)
     void add_waiter(JoinWaiter* waiter) noexcept;
     void remove_waiter(JoinWaiter* waiter) noexcept;
@@ -248,6 +268,7 @@ private:
     std::coroutine_handle<> resume_point_;
     Suspension* suspended_in_ = nullptr;
     IntrusiveList<JoinWaiter, JoinWaiter> waiters_;
+    IntrusiveList<CancelCallbackNode, CancelCallbackNode> cancel_callbacks_;
     std::uint32_t hold_depth_ = 0;
     Ending ending_ = Ending::pending;
     CancelKind kind_ = CancelKind::user;

@@ -1,0 +1,138 @@
+// uvtask — Operation<T>: the base of a user-written awaitable over a library uvtask does not know
+// (a database client, curl, a device), with the guarantees of the built-in ones.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "uvtask/errors.hpp"
+#include "uvtask/detail/suspension_point.hpp"
+
+namespace uvtask {
+
+/// The base of an awaitable that wraps an operation of another library. Derive from it,
+/// implement `start()` (begin the operation) and `stop()` (ask it to stop), and call exactly one
+/// of `complete(value)`, `fail(error)` or `cancelled()` when the operation has ended — from the
+/// loop's thread (from another library's thread, `Loop::post` the call). Every uvtask awaitable
+/// follows the same protocol (docs/writing-awaitables.md):
+///
+/// - **A suspension point.** A cancel already pending when the task awaits is thrown at once and
+///   `start()` is never called. The operation's object lives in the awaiting coroutine's frame
+///   (`co_await MyOperation{…}`); it is neither copied nor moved.
+/// - **Resume only from the ready queue.** `complete`/`fail`/`cancelled` hand the task to the
+///   loop's ready queue; it resumes on a later turn, never inside the call — so nothing
+///   re-enters the coroutine while another library is inside a callback.
+/// - **Atomic completion, one delivery.** When the task is cancelled while the operation is
+///   under way, `stop()` runs on the loop's thread (once). The operation then ends either way:
+///   call `cancelled()` if it was stopped before having any effect (the task gets
+///   `CancelledError`, the request is consumed), or `complete(value)` if it completed anyway
+///   (the value is delivered; the cancel waits for the task's next suspension point). Never
+///   both. If the operation completed before the cancel reached it, `stop()` is not called.
+/// - **Memory.** Whatever the other library still uses belongs to it until it said it is done:
+///   `stop()` asks; the operation ends only when the library confirms (the task does not resume
+///   before). Call the ending function exactly once.
+///
+/// `T` is what `co_await` returns (`void` allowed). Thread safety: loop thread only.
+template <class T = void>
+class Operation : private detail::SuspensionPoint {
+public:
+    Operation() noexcept = default;
+    Operation(const Operation&) = delete;
+    Operation& operator=(const Operation&) = delete;
+    virtual ~Operation() = default;
+
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    /// Starts the operation (`start()`) unless a cancel is pending or there is no task.
+    bool await_suspend(std::coroutine_handle<> resume_at) noexcept {
+        if (!begin()) {
+            return false;
+        }
+        park(resume_at, &on_cancel_hook);
+        try {
+            start();
+        } catch (...) {
+            // start() threw: the operation never began. Do not suspend; rethrow it in resume.
+            error_ = std::current_exception();
+            task_->leave_suspension();
+            status_ = Status::completed;
+            return false;
+        }
+        return true;
+    }
+    /// The value given to `complete`, or the error given to `fail` rethrown, or
+    /// `CancelledError` if the operation was `cancelled()` (or a cancel was pending at the
+    /// start); `InvalidStateError` outside a uvtask task.
+    T await_resume() {
+        finish("Operation");
+        if (error_) {
+            std::rethrow_exception(error_);
+        }
+        if constexpr (!std::is_void_v<T>) {
+            return std::move(*value_);
+        }
+    }
+
+protected:
+    /// Begins the operation: called once, on the loop's thread, as the task suspends. It may
+    /// end the operation at once (call `complete`, `fail` or `cancelled` from inside); the task
+    /// still resumes from the ready queue. An exception thrown here is what `co_await` throws
+    /// (the operation is taken as never started).
+    virtual void start() = 0;
+    /// The task was cancelled while the operation is under way: ask the library to stop. Called
+    /// at most once, on the loop's thread; must not throw. The operation still has to end with
+    /// `cancelled()` (it was stopped) or `complete`/`fail` (it ended anyway).
+    virtual void stop() noexcept = 0;
+
+    /// The operation ended with `value`: the task resumes with it (even if it was cancelled
+    /// meanwhile: atomic completion). Loop thread, once.
+    template <class U = T>
+        requires(!std::is_void_v<T> && std::is_constructible_v<T, U &&>)
+    void complete(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+        value_.emplace(std::forward<U>(value));
+        end(Status::completed);
+    }
+    /// The operation ended (for `Operation<void>`).
+    void complete() noexcept
+        requires std::is_void_v<T>
+    {
+        end(Status::completed);
+    }
+    /// The operation failed: `co_await` rethrows `error`. Loop thread, once.
+    void fail(std::exception_ptr error) noexcept {
+        error_ = std::move(error);
+        end(Status::completed);
+    }
+    /// The operation was stopped before it had any effect: the task gets `CancelledError`
+    /// (the request it was cancelled with). Loop thread, once, after `stop()`.
+    void cancelled() noexcept { end(Status::cancelled); }
+
+    /// True once `stop()` was called.
+    [[nodiscard]] bool stop_requested() const noexcept { return stop_requested_; }
+    /// The libuv loop of the awaiting task (valid from `start()` on): where libuv-based
+    /// operations belong.
+    [[nodiscard]] uv_loop_t* native_loop() const noexcept { return loop().native(); }
+
+private:
+    void end(Status status) noexcept {
+        if (status_ == Status::waiting) {
+            wake(status);
+        }
+    }
+    static void on_cancel_hook(detail::Suspension* self) noexcept {
+        auto* op = static_cast<Operation*>(static_cast<detail::SuspensionPoint*>(self));
+        if (op->stop_requested_ || op->status_ != Status::waiting) {
+            return;
+        }
+        op->stop_requested_ = true;
+        op->stop();
+    }
+
+    std::conditional_t<std::is_void_v<T>, bool, std::optional<T>> value_{};
+    std::exception_ptr error_;
+    bool stop_requested_ = false;
+};
+
+}  // namespace uvtask
