@@ -34,6 +34,9 @@ namespace uvtask {
 /// - **Memory.** Whatever the other library still uses belongs to it until it said it is done:
 ///   `stop()` asks; the operation ends only when the library confirms (the task does not resume
 ///   before). Call the ending function exactly once.
+/// - **The loop stays alive.** While an operation is under way the loop counts as busy (its end
+///   may come from another thread, through `Loop::post`), so `run()` never declares the task
+///   stuck meanwhile.
 ///
 /// `T` is what `co_await` returns (`void` allowed). Thread safety: loop thread only.
 template <class T = void>
@@ -42,7 +45,11 @@ public:
     Operation() noexcept = default;
     Operation(const Operation&) = delete;
     Operation& operator=(const Operation&) = delete;
-    virtual ~Operation() = default;
+    virtual ~Operation() {
+        if (status_ == Status::waiting) {
+            loop().release_alive();  // destroyed under way: the loop tears the task down
+        }
+    }
 
     [[nodiscard]] bool await_ready() const noexcept { return false; }
     /// Starts the operation (`start()`) unless a cancel is pending or there is no task.
@@ -51,6 +58,7 @@ public:
             return false;
         }
         park(resume_at, &on_cancel_hook);
+        loop().hold_alive();  // its end may come from another thread: the loop is not idle
         try {
             start();
         } catch (...) {
@@ -58,6 +66,7 @@ public:
             error_ = std::current_exception();
             task_->leave_suspension();
             status_ = Status::completed;
+            loop().release_alive();
             return false;
         }
         return true;
@@ -118,6 +127,7 @@ protected:
 private:
     void end(Status status) noexcept {
         if (status_ == Status::waiting) {
+            loop().release_alive();
             wake(status);
         }
     }

@@ -48,8 +48,8 @@ PollAwaiter::~PollAwaiter() {
     if (request_ != nullptr) {
         // The frame is destroyed while libuv still watches (loop teardown): let go, libuv frees.
         request_->awaiter = nullptr;
-        uv_poll_stop(&request_->handle);
         if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&request_->handle)) == 0) {
+            uv_poll_stop(&request_->handle);
             request_->close();
         }
     }
@@ -78,8 +78,9 @@ void PollAwaiter::on_ready(int status) noexcept {
 }
 
 void PollAwaiter::stop() noexcept {
-    uv_poll_stop(&request_->handle);
+    // Closing already means readiness was reported: the wait ends with it (atomic completion).
     if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&request_->handle)) == 0) {
+        uv_poll_stop(&request_->handle);
         request_->close();
     }
 }

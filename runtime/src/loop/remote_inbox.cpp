@@ -17,6 +17,18 @@ void LoopHandles::on_async(uv_async_t* handle) noexcept {
     }
 }
 
+void LoopCore::hold_alive() noexcept {
+    if (alive_holds_++ == 0 && handles_ != nullptr) {
+        uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->async));  // a wake-up is to come
+    }
+}
+
+void LoopCore::release_alive() noexcept {
+    if (--alive_holds_ == 0 && handles_ != nullptr) {
+        uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->async));
+    }
+}
+
 void* LoopCore::enqueue_remote_cancel(TaskState& task) noexcept {
     std::lock_guard<std::mutex> guard(inbox_->mutex);
     if (inbox_->closed || task.remote_kind != RemoteNode::Kind::idle) {

@@ -141,6 +141,12 @@ public:
     /// then). Any thread. False once the loop is closed (the task is then the caller's to end).
     [[nodiscard]] bool post_start(TaskState* task) noexcept;
 
+    /// While held (counted), the loop stays alive for `uv_run` even with nothing else to do:
+    /// something outside the loop — another thread, another library — will wake it (a
+    /// `uvtask::Operation` under way holds it). Loop thread only.
+    void hold_alive() noexcept;
+    void release_alive() noexcept;
+
     // ---- services (see LoopService)
     /// The loop's service `S`, created on first use. Loop thread only. Throws what creating it
     /// throws (`std::bad_alloc`), and `InvalidStateError` once the loop is closed.
@@ -219,6 +225,7 @@ private:
     std::uint64_t drain_clock_ns_ = 0;    // the ready queue's last clock read (before a resume)
     std::uint64_t slice_last_ns_ = 0;
     std::atomic<std::uint64_t> task_counter_{0};
+    std::uint32_t alive_holds_ = 0;
     IntrusiveList<TaskState, LiveTag> live_;
     Loop* owner_ = nullptr;
     LoopHandles* handles_;  // freed by the last close callback (it may outlive this object)

@@ -105,7 +105,7 @@ private:
     }
     static void deallocate(void* memory) noexcept {
         if constexpr (over_aligned) {
-            ::operator delete(memory, sizeof(SpawnedTask), std::align_val_t{alignof(SpawnedTask)});
+            ::operator delete(memory, std::align_val_t{alignof(SpawnedTask)});
         } else {
             deallocate_frame(memory, sizeof(SpawnedTask));
         }
