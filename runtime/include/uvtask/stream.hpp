@@ -13,6 +13,7 @@
 
 #include "uvtask/address.hpp"
 #include "uvtask/detail/io_awaiter.hpp"
+#include "uvtask/detail/intrusive_list.hpp"
 
 namespace uvtask {
 
@@ -55,8 +56,20 @@ private:
     bool exact_;
 };
 
+/// A write or a shutdown waiting for its turn on a stream. A stream hands libuv one write (or
+/// shutdown) at a time, in the order they were started; the others wait in the stream's queue,
+/// not in libuv's, so that a cancel can tell the cancelled request's bytes from everyone else's.
+/// Lives in the awaiter (no allocation); `linked()` while it waits in the queue.
+struct StreamTurn : ListHook<StreamTurn> {
+    /// Called when the turn comes: starts the request. Returns true if it is now in libuv (and
+    /// keeps the turn until its callback), false if it ended at once (its task was woken).
+    using StartHook = bool (*)(StreamTurn*) noexcept;
+    StartHook start = nullptr;
+    IoAwaiter* awaiter = nullptr;  // woken with ECANCELED if the stream closes while queued
+};
+
 /// The part `write` and `write_all` share.
-class StreamWriteAwaiter : public IoAwaiter {
+class StreamWriteAwaiter : public IoAwaiter, private StreamTurn {
 public:
     StreamWriteAwaiter(StreamCore* core, std::span<const std::byte> data, bool all) noexcept;
     ~StreamWriteAwaiter();
@@ -70,10 +83,14 @@ protected:
 
 private:
     static void on_cancel(Suspension* self) noexcept;
+    static bool start_turn(StreamTurn* self) noexcept;
+    /// Hands `data_` to the kernel (uv_try_write) and libuv (uv_write). Returns 1 while a
+    /// uv_write is in flight, else the final status (0 or a libuv error).
+    int start_write() noexcept;
     StreamCoreRef core_;
     std::span<const std::byte> data_;
     std::size_t written_ = 0;
-    std::size_t in_flight_ = 0;  // bytes of data_ the uv_write carries
+    std::size_t in_flight_ = 0;    // bytes of data_ the uv_write carries
     StreamWriteOp* op_ = nullptr;  // the uv_write_t in flight (heap: libuv's until its callback)
     bool all_;
 };
@@ -91,7 +108,7 @@ public:
 };
 
 /// `shutdown()`.
-class StreamShutdownAwaiter : public IoAwaiter {
+class StreamShutdownAwaiter : public IoAwaiter, private StreamTurn {
 public:
     explicit StreamShutdownAwaiter(StreamCore* core) noexcept;
     ~StreamShutdownAwaiter();
@@ -102,6 +119,9 @@ public:
 
 private:
     static void on_cancel(Suspension* self) noexcept;
+    static bool start_turn(StreamTurn* self) noexcept;
+    /// `uv_shutdown`: 1 while in flight, else a libuv error.
+    int start_shutdown() noexcept;
     StreamCoreRef core_;
     StreamShutdownOp* op_ = nullptr;
 };
@@ -154,9 +174,24 @@ public:
 /// exactly one read, in order. One task reads at a time: a second concurrent read throws
 /// `InvalidStateError`.
 ///
-/// **Writing.** A write first tries `uv_try_write`; what the socket does not take at once goes
-/// through one `uv_write`, which libuv cannot take back. Concurrent writes from several tasks go
-/// out in the order they were started, each contiguous.
+/// **Writing.** Concurrent writes (and `shutdown()`) from several tasks go out in the order they
+/// were started, each contiguous: the stream hands libuv one of them at a time, and the others
+/// wait their turn in the stream's own queue. When its turn comes, a write first tries
+/// `uv_try_write`; what the socket does not take at once goes through one `uv_write`, which
+/// libuv cannot take back.
+///
+/// **A cancelled write** affects no other write. What state the stream is left in:
+/// - cancelled while waiting for its turn (none of its bytes handed to libuv): `CancelledError`,
+///   nothing of it sent; the stream stays open, and the writes before and after it go on;
+/// - cancelled after every byte of it reached the kernel: it completes normally (the cancel
+///   waits for the next suspension point); the stream stays open;
+/// - cancelled while some of its own bytes are still queued in libuv: the stream is **broken**
+///   — closed at once, since the peer got a truncated message that cannot be taken back (like
+///   Trio's broken streams). The cancelled write throws `CancelledError`; the writes queued
+///   behind it throw `IoError` `ECANCELED` with none of their bytes sent; writes that completed
+///   before it are unaffected; every later operation throws `IoError` `EBADF`. The peer
+///   receives every earlier write whole, then a prefix of the cancelled one, then the end of
+///   the stream.
 ///
 /// **Closing.** `close()` (or the destructor) closes the libuv handle at once; the handle's
 /// memory is freed by libuv's close callback on a later loop iteration (the Stream object may be
@@ -212,9 +247,10 @@ public:
     }
 
     /// Writes some of `data` and returns how many bytes were written (at least one, unless
-    /// `data` is empty): what the socket takes at once, or, if it takes nothing now, all of
-    /// `data` through one `uv_write` (completing when libuv has handed it all to the kernel).
-    /// The write cancellation rule is that of `write_all`.
+    /// `data` is empty). When its turn comes (after the writes started before it): what the
+    /// socket takes at once, or, if it takes nothing then, all of `data` through one `uv_write`
+    /// (completing when libuv has handed it all to the kernel). Suspension point, cancellation
+    /// and errors: those of `write_all`.
     [[nodiscard]] detail::StreamWriteSomeAwaiter write(std::span<const std::byte> data) noexcept {
         return {core_, data, false};
     }
@@ -225,19 +261,23 @@ public:
     /// Writes every byte of `data`; completes when libuv has handed the last byte to the kernel.
     /// `data` must stay valid until the write completes (it is not copied).
     ///
-    /// A suspension point. Cancellation (a write cannot be taken back once libuv holds it):
-    /// - a pending cancel when the write starts: `CancelledError`, nothing written;
+    /// Completes when: libuv has handed the last byte to the kernel (writes started earlier by
+    /// other tasks go first).
+    /// Suspension point: yes. On cancel (a write cannot be taken back once libuv holds it):
+    /// - a pending cancel when the write starts, or a cancel while it waits for its turn behind
+    ///   other writes: `CancelledError`, nothing written, the stream untouched;
     /// - the cancel arrives after every byte was handed to the kernel (the write is complete,
     ///   its callback not yet run): the write completes normally (atomic completion) and the
     ///   cancel waits for the next suspension point;
-    /// - the cancel arrives while bytes are still queued in libuv: the stream is **closed**
-    ///   (what the peer received is a truncated message that cannot be taken back, so the stream
-    ///   cannot be used for the protocol any more — like Trio's broken streams) and the write
-    ///   throws `CancelledError`; every later operation on the stream throws `IoError` `EBADF`.
-    ///
-    /// Throws `IoError` for a write error (`EPIPE`, `ECONNRESET` when the peer is gone), `EBADF`
-    /// on a closed stream, `ECANCELED` if the stream is closed by someone else meanwhile.
-    [[nodiscard]] detail::StreamWriteAllAwaiter write_all(std::span<const std::byte> data) noexcept {
+    /// - the cancel arrives while some of this write's bytes are still queued in libuv: the
+    ///   stream is broken and closed (see the class comment: the writes queued behind it get
+    ///   `IoError` `ECANCELED`, nothing of them sent) and the write throws `CancelledError`.
+    /// Throws: `IoError` for a write error (`EPIPE`, `ECONNRESET` when the peer is gone),
+    /// `EBADF` on a closed stream, `ECANCELED` if the stream is closed (or broken by another
+    /// write's cancel) meanwhile, `E2BIG` for more than 16 GiB at once.
+    /// Thread safety: loop thread only.
+    [[nodiscard]] detail::StreamWriteAllAwaiter write_all(
+        std::span<const std::byte> data) noexcept {
         return {core_, data, true};
     }
     [[nodiscard]] detail::StreamWriteAllAwaiter write_all(std::string_view data) noexcept {
@@ -246,9 +286,15 @@ public:
 
     /// Shuts down the writing side (`uv_shutdown`): waits until the writes already started are
     /// handed to the kernel, then the peer reads the end of the stream. Reading goes on.
-    /// A suspension point; cancellation as for `write_all` (if writes are still queued, the
-    /// stream is closed and `CancelledError` thrown; otherwise the shutdown completes).
-    /// Throws `IoError` (`ENOTCONN` if already shut down, `EBADF` on a closed stream).
+    ///
+    /// Completes when: the writes started before it are with the kernel and the socket is shut.
+    /// Suspension point: yes. On cancel: while it waits behind writes, `CancelledError` and the
+    /// stream is untouched (the writes go on, the stream stays open for writing); once its turn
+    /// has come no write is queued before it, so it completes (the cancel waits for the next
+    /// suspension point).
+    /// Throws: `IoError` (`ENOTCONN` if already shut down, `EBADF` on a closed stream,
+    /// `ECANCELED` if the stream is closed meanwhile).
+    /// Thread safety: loop thread only.
     [[nodiscard]] detail::StreamShutdownAwaiter shutdown() noexcept {
         return detail::StreamShutdownAwaiter{core_};
     }
@@ -262,7 +308,8 @@ public:
     [[nodiscard]] bool is_open() const noexcept;
     /// Bytes received and buffered, not yet returned by a read.
     [[nodiscard]] std::size_t buffered() const noexcept;
-    /// Bytes handed to libuv by writes and not yet to the kernel (`uv_stream_get_write_queue_size`).
+    /// Bytes handed to libuv by the write holding the stream's turn and not yet to the kernel
+    /// (`uv_stream_get_write_queue_size`); writes waiting for their turn are not counted.
     [[nodiscard]] std::size_t write_queue_size() const noexcept;
     /// The libuv handle (null when empty or closed). Runtime and expert use.
     [[nodiscard]] uv_stream_t* native_handle() const noexcept;

@@ -49,8 +49,9 @@ public:
 
     /// `uv_tcp_init` / `uv_pipe_init` on `loop`; libuv then holds a reference until closed.
     [[nodiscard]] int init(uv_loop_t* loop) noexcept;
-    /// Closes the handle (idempotent): a waiting reader gets ECANCELED; libuv calls the pending
-    /// write/connect/shutdown callbacks with ECANCELED, then the close callback.
+    /// Closes the handle (idempotent): a waiting reader and the writes waiting for their turn
+    /// get ECANCELED; libuv calls the pending write/connect/shutdown callbacks with ECANCELED,
+    /// then the close callback.
     void close() noexcept;
     [[nodiscard]] bool closed() const noexcept { return closing_ || !initialised_; }
     [[nodiscard]] bool initialised() const noexcept { return initialised_; }
@@ -82,8 +83,26 @@ public:
     /// reached instead (end, error).
     std::size_t take(std::span<std::byte> out, bool exact, const char* operation);
 
-    // ---- writing
-    int writes_in_flight = 0;  // uv_write/uv_shutdown requests not yet called back
+    // ---- writing: libuv holds one write or shutdown of this stream at a time (see StreamTurn)
+    /// True if `turn` has the stream now (nobody else has it or waits for it); otherwise queues
+    /// it behind the others and returns false: its `start` hook is called when its turn comes.
+    [[nodiscard]] bool take_turn(StreamTurn* turn) noexcept {
+        if (turn_holder_ == nullptr && turns_.empty()) {
+            turn_holder_ = turn;
+            return true;
+        }
+        turns_.push_back(turn);
+        return false;
+    }
+    /// Unlinks `turn` if it is still waiting (cancelled or destroyed before its turn came).
+    void leave_turns(StreamTurn* turn) noexcept { turns_.remove(turn); }
+    /// Whether `turn` waits in the queue (its request was never handed to libuv).
+    [[nodiscard]] static bool waits_for_turn(const StreamTurn* turn) noexcept {
+        return turn->linked();
+    }
+    /// The holder's request ended (its callback ran, or it ended without one): the next turns
+    /// start, in order, until one stays in libuv. Nothing starts once the stream is closing.
+    void end_turn() noexcept;
     /// The connect request (`TcpStream::connect`, `PipeStream::connect`) and who waits on it.
     uv_connect_t connect_req{};
     IoAwaiter* connector = nullptr;
@@ -110,6 +129,8 @@ private:
     std::size_t want_ = 0;
     StreamReadAwaiter* reader_ = nullptr;
     ByteBuffer in_;
+    StreamTurn* turn_holder_ = nullptr;  // the write or shutdown libuv holds, if any
+    IntrusiveList<StreamTurn, StreamTurn> turns_;  // waiting, in the order they started
 };
 
 /// A `uv_write_t` in flight: heap-allocated, owned by libuv until its callback.

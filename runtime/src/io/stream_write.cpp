@@ -22,13 +22,59 @@ std::size_t fill_bufs(std::span<const std::byte> data, std::span<uv_buf_t> bufs)
     return count;
 }
 
+// ---- turns
+
+void StreamCore::end_turn() noexcept {
+    turn_holder_ = nullptr;
+    while (turn_holder_ == nullptr && !closing_) {
+        StreamTurn* next = turns_.pop_front();
+        if (next == nullptr) {
+            return;
+        }
+        turn_holder_ = next;
+        if (!next->start(next)) {
+            turn_holder_ = nullptr;  // it ended at once, without a request in libuv
+        }
+    }
+}
+
 // ---- writes
+
+namespace {
+
+// libuv copies the uv_buf_t array (not the bytes): up to 16 GiB in one request.
+constexpr std::size_t max_bufs = 16;
+constexpr std::size_t max_request = max_bufs << 30;
+
+void on_write_done(uv_write_t* req, int status) noexcept {
+    std::unique_ptr<StreamWriteOp> owned(static_cast<StreamWriteOp*>(req->data));
+    if (owned->waiter != nullptr) {
+        owned->waiter->on_written(status);
+    }
+    owned->core->end_turn();
+}
+
+void on_shutdown_done(uv_shutdown_t* req, int status) noexcept {
+    std::unique_ptr<StreamShutdownOp> owned(static_cast<StreamShutdownOp*>(req->data));
+    if (owned->waiter != nullptr) {
+        owned->waiter->on_shutdown(status);
+    }
+    owned->core->end_turn();
+}
+
+}  // namespace
 
 StreamWriteAwaiter::StreamWriteAwaiter(StreamCore* core, std::span<const std::byte> data,
                                        bool all) noexcept
-    : core_(core), data_(data), all_(all) {}
+    : core_(core), data_(data), all_(all) {
+    StreamTurn::start = &StreamWriteAwaiter::start_turn;
+    StreamTurn::awaiter = this;
+}
 
 StreamWriteAwaiter::~StreamWriteAwaiter() {
+    if (StreamCore::waits_for_turn(this)) {
+        core_->leave_turns(this);  // never handed to libuv (e.g. the frame dies at teardown)
+    }
     if (op_ != nullptr) {
         // Destroyed while libuv still writes from `data_`, which may die with this frame (loop
         // teardown): close the stream so libuv never reads the buffer again; the request's
@@ -49,8 +95,36 @@ bool StreamWriteAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexce
     if (data_.empty()) {
         return done_now(0);
     }
+    if (all_ && data_.size() > max_request) {
+        return done_now(UV_E2BIG);  // write_all of more than 16 GiB: write it in parts
+    }
+    if (!core->take_turn(this)) {
+        park(resume_at, &on_cancel);  // behind other writes: start_turn runs when ours comes
+        return true;
+    }
+    const int rc = start_write();
+    if (rc != 1) {
+        core->end_turn();
+        return done_now(rc);
+    }
+    park(resume_at, &on_cancel);
+    return true;
+}
+
+bool StreamWriteAwaiter::start_turn(StreamTurn* self) noexcept {
+    auto* writer = static_cast<StreamWriteAwaiter*>(self);
+    const int rc = writer->start_write();
+    if (rc == 1) {
+        return true;
+    }
+    writer->complete(rc);
+    return false;
+}
+
+int StreamWriteAwaiter::start_write() noexcept {
+    StreamCore* core = core_.get();
     uv_stream_t* stream = core->stream();
-    if (core->writes_in_flight == 0 && uv_stream_get_write_queue_size(stream) == 0) {
+    if (uv_stream_get_write_queue_size(stream) == 0) {
         // Nothing queued before us: the kernel may take it all now, without a request.
         uv_buf_t buf{};
         (void)fill_bufs(data_, std::span<uv_buf_t>(&buf, 1));  // at most 1 GiB at once
@@ -58,47 +132,33 @@ bool StreamWriteAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexce
         if (n >= 0) {
             written_ = static_cast<std::size_t>(n);
             if (written_ == data_.size() || (!all_ && written_ > 0)) {
-                return done_now(0);
+                return 0;
             }
         } else if (n != UV_EAGAIN) {
-            return done_now(n);
+            return n;
         }
     }
     auto* op = try_make<StreamWriteOp>(core);
     if (op == nullptr) {
-        return done_now(UV_ENOMEM);
+        return UV_ENOMEM;
     }
-    // libuv copies the uv_buf_t array (not the bytes): up to 16 GiB in one request.
-    std::array<uv_buf_t, 16> bufs{};
+    std::array<uv_buf_t, max_bufs> bufs{};
     const std::size_t nbufs = fill_bufs(data_.subspan(written_), bufs);
     std::size_t covered = 0;
     for (std::size_t i = 0; i < nbufs; ++i) {
         covered += bufs[i].len;
     }
-    if (all_ && written_ + covered < data_.size()) {
-        std::unique_ptr<StreamWriteOp> owned(op);
-        return done_now(UV_E2BIG);  // write_all of more than 16 GiB: write it in parts
-    }
     in_flight_ = covered;
     op->req.data = op;
     const int rc =
-        uv_write(&op->req, stream, bufs.data(), static_cast<unsigned>(nbufs),
-                 [](uv_write_t* req, int status) noexcept {
-                     std::unique_ptr<StreamWriteOp> owned(static_cast<StreamWriteOp*>(req->data));
-                     --owned->core->writes_in_flight;
-                     if (owned->waiter != nullptr) {
-                         owned->waiter->on_written(status);
-                     }
-                 });
+        uv_write(&op->req, stream, bufs.data(), static_cast<unsigned>(nbufs), &on_write_done);
     if (rc < 0) {
         std::unique_ptr<StreamWriteOp> owned(op);
-        return done_now(rc);
+        return rc;
     }
-    ++core->writes_in_flight;
     op->waiter = this;
     op_ = op;
-    park(resume_at, &on_cancel);
-    return true;
+    return 1;
 }
 
 void StreamWriteAwaiter::on_written(int status) noexcept {
@@ -119,12 +179,20 @@ void StreamWriteAwaiter::on_cancel(Suspension* self) noexcept {
         return;  // a second cancel() while we wait for libuv's callback
     }
     writer->cancel_seen_ = true;
-    if (uv_stream_get_write_queue_size(writer->core_->stream()) == 0) {
+    StreamCore* core = writer->core_.get();
+    if (StreamCore::waits_for_turn(writer)) {
+        core->leave_turns(writer);  // no byte of it was handed to libuv: no effect at all
+        writer->complete_cancelled();
+        return;
+    }
+    // This write holds the stream's turn: libuv's queue holds its bytes and nobody else's.
+    if (uv_stream_get_write_queue_size(core->stream()) == 0) {
         return;  // every byte is with the kernel: the write completed, its callback will say so
     }
-    // Bytes are still queued and cannot be taken back: the stream is broken. Closing it makes
-    // libuv call the request back with ECANCELED.
-    writer->core_->close();
+    // Some of its bytes are still queued and cannot be taken back: the stream is broken.
+    // Closing it makes libuv call the request back with ECANCELED; the writes waiting behind it
+    // (none of their bytes sent) get ECANCELED.
+    core->close();
 }
 
 std::size_t StreamWriteAwaiter::resume_written() {
@@ -141,11 +209,17 @@ std::size_t StreamWriteAwaiter::resume_written() {
 
 // ---- shutdown
 
-StreamShutdownAwaiter::StreamShutdownAwaiter(StreamCore* core) noexcept : core_(core) {}
+StreamShutdownAwaiter::StreamShutdownAwaiter(StreamCore* core) noexcept : core_(core) {
+    StreamTurn::start = &StreamShutdownAwaiter::start_turn;
+    StreamTurn::awaiter = this;
+}
 
 StreamShutdownAwaiter::~StreamShutdownAwaiter() {
+    if (StreamCore::waits_for_turn(this)) {
+        core_->leave_turns(this);
+    }
     if (op_ != nullptr) {
-        op_->waiter = nullptr;
+        op_->waiter = nullptr;  // the request lends libuv no memory of ours: let it finish
     }
 }
 
@@ -157,28 +231,43 @@ bool StreamShutdownAwaiter::await_suspend(std::coroutine_handle<> resume_at) noe
     if (core == nullptr || core->closed()) {
         return done_now(UV_EBADF);
     }
-    auto* op = try_make<StreamShutdownOp>(core);
-    if (op == nullptr) {
-        return done_now(UV_ENOMEM);
+    if (!core->take_turn(this)) {
+        park(resume_at, &on_cancel);  // after the writes started before it
+        return true;
     }
-    op->req.data = op;
-    const int rc =
-        uv_shutdown(&op->req, core->stream(), [](uv_shutdown_t* req, int status) noexcept {
-            std::unique_ptr<StreamShutdownOp> owned(static_cast<StreamShutdownOp*>(req->data));
-            --owned->core->writes_in_flight;
-            if (owned->waiter != nullptr) {
-                owned->waiter->on_shutdown(status);
-            }
-        });
-    if (rc < 0) {
-        std::unique_ptr<StreamShutdownOp> owned(op);
+    const int rc = start_shutdown();
+    if (rc != 1) {
+        core->end_turn();
         return done_now(rc);
     }
-    ++core->writes_in_flight;
-    op->waiter = this;
-    op_ = op;
     park(resume_at, &on_cancel);
     return true;
+}
+
+bool StreamShutdownAwaiter::start_turn(StreamTurn* self) noexcept {
+    auto* awaiter = static_cast<StreamShutdownAwaiter*>(self);
+    const int rc = awaiter->start_shutdown();
+    if (rc == 1) {
+        return true;
+    }
+    awaiter->complete(rc);
+    return false;
+}
+
+int StreamShutdownAwaiter::start_shutdown() noexcept {
+    StreamCore* core = core_.get();
+    auto* op = try_make<StreamShutdownOp>(core);
+    if (op == nullptr) {
+        return UV_ENOMEM;
+    }
+    op->req.data = op;
+    if (const int rc = uv_shutdown(&op->req, core->stream(), &on_shutdown_done); rc < 0) {
+        std::unique_ptr<StreamShutdownOp> owned(op);
+        return rc;
+    }
+    op->waiter = this;
+    op_ = op;
+    return 1;
 }
 
 void StreamShutdownAwaiter::on_shutdown(int status) noexcept {
@@ -196,10 +285,13 @@ void StreamShutdownAwaiter::on_cancel(Suspension* self) noexcept {
         return;
     }
     awaiter->cancel_seen_ = true;
-    if (uv_stream_get_write_queue_size(awaiter->core_->stream()) == 0) {
-        return;  // nothing left to flush: the shutdown completes at once
+    if (StreamCore::waits_for_turn(awaiter)) {
+        awaiter->core_->leave_turns(awaiter);  // not started: the stream is untouched
+        awaiter->complete_cancelled();
+        return;
     }
-    awaiter->core_->close();  // writes still queued: broken, as for a cancelled write
+    // Holding the turn, the shutdown has no write queued before it (writes go to libuv one at
+    // a time): it completes at once, and the cancel waits for the next suspension point.
 }
 
 void StreamShutdownAwaiter::await_resume() {

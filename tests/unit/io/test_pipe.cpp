@@ -13,6 +13,7 @@
 using namespace uvtask;
 using namespace std::chrono_literals;
 using uvtask::testing::CancelAfterCompletion;
+using uvtask::testing::read_to_end;
 using uvtask::testing::run_test;
 using uvtask::testing::TempPath;
 
@@ -27,18 +28,6 @@ Task<void> echo_once(PipeListener* listener) {
             break;
         }
         co_await stream.write_all(std::string_view(buffer.data(), n));
-    }
-}
-
-Task<std::string> read_to_end(Stream* stream) {
-    std::string all;
-    std::array<char, 4096> buffer{};
-    while (true) {
-        const std::size_t n = co_await stream->read_some(buffer);
-        if (n == 0) {
-            co_return all;
-        }
-        all.append(buffer.data(), n);
     }
 }
 

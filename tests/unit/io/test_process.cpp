@@ -14,21 +14,10 @@
 using namespace uvtask;
 using namespace std::chrono_literals;
 using uvtask::testing::CancelAfterCompletion;
+using uvtask::testing::read_to_end;
 using uvtask::testing::run_test;
 
 namespace {
-
-Task<std::string> read_to_end(Stream* stream) {
-    std::string all;
-    std::array<char, 4096> buffer{};
-    while (true) {
-        const std::size_t n = co_await stream->read_some(buffer);
-        if (n == 0) {
-            co_return all;
-        }
-        all.append(buffer.data(), n);
-    }
-}
 
 Task<ExitStatus> wait_for_exit(Process* process) {
     const ExitStatus status = co_await process->wait();

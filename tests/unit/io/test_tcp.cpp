@@ -17,6 +17,8 @@ using namespace std::chrono_literals;
 using uvtask::testing::ByteGenerator;
 using uvtask::testing::CancelAfterCompletion;
 using uvtask::testing::closed_port;
+using uvtask::testing::connected_tcp_pair;
+using uvtask::testing::read_to_end;
 using uvtask::testing::run_test;
 using uvtask::testing::StalledListener;
 using uvtask::testing::until;
@@ -46,38 +48,12 @@ Task<void> echo_server(TcpListener* listener, int connections) {
     }
 }
 
-/// Reads until the end of the stream.
-Task<std::string> read_to_end(Stream* stream) {
-    std::string all;
-    std::array<char, 4096> buffer{};
-    while (true) {
-        const std::size_t n = co_await stream->read_some(buffer);
-        if (n == 0) {
-            co_return all;
-        }
-        all.append(buffer.data(), n);
-    }
-}
-
 Task<std::string> echo_round_trip(SocketAddress address, std::string message) {
     TcpStream client = co_await TcpStream::connect(address);
     co_await client.write_all(message);
     co_await client.shutdown();
     std::string reply = co_await read_to_end(&client);
     co_return reply;
-}
-
-/// A connected pair over loopback: [0] the client side, [1] the server side.
-Task<std::pair<TcpStream, TcpStream>> connected_pair() {
-    TcpListener listener = TcpListener::bind("127.0.0.1", 0);
-    TaskHandle<TcpStream> accepting = spawn(
-        [](TcpListener* l) -> Task<TcpStream> {
-            TcpStream s = co_await l->accept();
-            co_return s;
-        }(&listener));
-    TcpStream client = co_await TcpStream::connect(listener.local_address());
-    TcpStream server = co_await accepting;
-    co_return std::pair<TcpStream, TcpStream>{std::move(client), std::move(server)};
 }
 
 Task<std::size_t> read_some_into(Stream* stream, std::string* out) {
@@ -137,7 +113,7 @@ TEST_SUITE("tcp") {
         run_test(
             []() -> Task<void> {
                 constexpr std::size_t total = 64u << 20;
-                auto pair = co_await connected_pair();
+                auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
                 client.set_nodelay(true);
@@ -188,7 +164,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("read_some returns what is buffered at once and 0 at the end of the stream") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             co_await client.write_all("abcdef");
@@ -214,7 +190,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("a read cancelled before data arrived throws CancelledError; the stream stays usable") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             std::string got;
@@ -240,7 +216,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("data that arrived before the cancel reached a read is returned, not lost") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             std::string got;
@@ -268,7 +244,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("a read_exact cancelled after part of the data arrived leaves those bytes buffered") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             std::string got;
@@ -288,7 +264,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("read_exact at the end of the stream is an IoError EOF and keeps the partial bytes") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             co_await client.write_all("xyz");
@@ -310,7 +286,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("a second concurrent read on the same stream is an InvalidStateError") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             std::string first;
@@ -327,7 +303,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("closing a stream while a task reads it wakes the reader with IoError ECANCELED") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& server = pair.second;
             std::string got;
             auto reader = spawn(read_some_into(&server, &got));
@@ -346,7 +322,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("a write cancelled while bytes are still queued closes the stream") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             // Nobody reads the server side: the socket buffers fill and the write stays queued.
@@ -375,7 +351,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("a write whose bytes all reached the kernel completes despite a cancel") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             std::vector<std::byte> data(16u << 20, std::byte{1});
@@ -400,7 +376,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("writing to a closed stream is an IoError EBADF") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             client.close();
             client.close();  // idempotent
@@ -421,7 +397,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("writing to a stream whose peer closed is an IoError EPIPE or ECONNRESET") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             server.close();
@@ -484,7 +460,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("write returns how many bytes it wrote; write_all writes them all") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             const std::size_t some = co_await client.write("0123456789");
@@ -594,7 +570,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("a pending cancel is thrown by write_all, read_some and connect before they start") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             TaskHandle<int> self;
@@ -635,7 +611,7 @@ TEST_SUITE("tcp") {
 
     TEST_CASE("shutdown makes the peer read the end of the stream; reading goes on") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_pair();
+            auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
             TcpStream& server = pair.second;
             co_await client.write_all("last words");
@@ -653,8 +629,8 @@ TEST_SUITE("tcp") {
         run_test([]() -> Task<void> {
             // Each task owns its objects and is left waiting; run_test cancels and awaits them,
             // then checks that uv_loop_close returns 0.
-            auto for_reader = co_await connected_pair();
-            auto for_writer = co_await connected_pair();
+            auto for_reader = co_await connected_tcp_pair();
+            auto for_writer = co_await connected_tcp_pair();
             (void)spawn(wait_in_read(std::move(for_reader)));
             (void)spawn(wait_in_accept(TcpListener::bind("127.0.0.1", 0)));
             (void)spawn(wait_in_write(std::move(for_writer)));
@@ -672,8 +648,8 @@ TEST_SUITE("tcp") {
                 [&](const ExceptionContext& context) { reports.push_back(context.message); });
             StalledListener stalled;
             auto setup = spawn([](SocketAddress stalled_address) -> Task<void> {
-                auto for_reader = co_await connected_pair();
-                auto for_writer = co_await connected_pair();
+                auto for_reader = co_await connected_tcp_pair();
+                auto for_writer = co_await connected_tcp_pair();
                 (void)spawn(wait_in_read(std::move(for_reader)));
                 (void)spawn(wait_in_accept(TcpListener::bind("127.0.0.1", 0)));
                 (void)spawn(wait_in_write(std::move(for_writer)));
