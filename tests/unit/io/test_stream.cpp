@@ -193,4 +193,62 @@ TEST_SUITE("stream") {
             }(),
             {.watchdog = 60s});
     }
+
+    TEST_CASE("closing a stream wakes the writes waiting for their turn with IoError ECANCELED") {
+        run_test(
+            []() -> Task<void> {
+                auto pair = co_await connected_tcp_pair();
+                TcpStream& client = pair.first;
+                const std::vector<std::byte> first = pattern(big, 20);
+                const std::vector<std::byte> second(4096, std::byte{1});
+                TaskHandle<void> writer_a = co_await start_queued_write(&client, first);
+                bool b_started = false;
+                auto writer_b = spawn(write_all_of(&client, second, &b_started));
+                auto b_waits = [&] { return b_started; };
+                co_await until(b_waits);
+                client.close();
+                for (TaskHandle<void>* writer : {&writer_a, &writer_b}) {
+                    int status = 0;
+                    try {
+                        co_await *writer;
+                    } catch (const IoError& error) {
+                        status = error.uv_status();
+                    }
+                    CHECK(status == UV_ECANCELED);
+                }
+            }(),
+            {.watchdog = 60s});
+    }
+
+    TEST_CASE("a loop destroyed while writes wait in libuv and for their turn frees everything") {
+        uv_loop_t loop;
+        REQUIRE(uv_loop_init(&loop) == 0);
+        std::size_t reports = 0;
+        {
+            Loop adopted(&loop);
+            adopted.set_exception_handler([&](const ExceptionContext&) { ++reports; });
+            auto setup = spawn([]() -> Task<void> {
+                auto pair = co_await connected_tcp_pair();
+                // Each writer owns its data; the pair lives in a task that waits forever.
+                (void)spawn([](std::pair<TcpStream, TcpStream> p) -> Task<void> {
+                    std::vector<std::byte> a = pattern(big, 30);
+                    std::vector<std::byte> b = pattern(4096, 31);
+                    auto writer_a = spawn(write_all_of(&p.first, a, nullptr));
+                    auto writer_b = spawn(write_all_of(&p.first, b, nullptr));
+                    co_await writer_a;
+                    co_await writer_b;
+                }(std::move(pair)));
+            }());
+            while (!setup.done()) {
+                uv_run(&loop, UV_RUN_ONCE);
+            }
+            for (int i = 0; i < 20; ++i) {
+                uv_run(&loop, UV_RUN_NOWAIT);  // A waits in libuv, B for its turn
+            }
+            CHECK(adopted.live_tasks() == 3);
+        }  // destroys the pending frames: B leaves the queue, A's stream is closed
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(uv_loop_close(&loop) == 0);
+        CHECK(reports == 3);
+    }
 }
