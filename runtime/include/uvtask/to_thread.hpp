@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <concepts>
+#include <cstdint>
 #include <coroutine>
 #include <exception>
 #include <memory>
@@ -37,6 +38,8 @@ public:
     /// On a pool thread: calls the function, stores its result or exception, then marks the
     /// item finished (the function touches nothing of ours afterwards).
     void execute() noexcept {
+        // Relaxed: read only to tell the age of a job that blocks teardown, in a report.
+        started_ns.store(monotonic_ns(), std::memory_order_relaxed);
         try {
             invoke();
         } catch (...) {
@@ -51,6 +54,7 @@ public:
     ToThreadAwaiterBase* waiter = nullptr;  // null once the awaiter is gone
     std::stop_source stop;
     std::atomic<bool> finished{false};
+    std::atomic<std::uint64_t> started_ns{0};  // when a pool thread began it (monotonic_ns())
     std::exception_ptr error;
     bool error_is_cancel = false;
 
@@ -109,6 +113,9 @@ private:
     // Watched by the loop once cancelled while running: completes the await as soon as the
     // function has returned, before libuv's after-work callback (which still owns the request).
     static bool check_end(EndWatch* self) noexcept;
+    // The frame is destroyed while `work` runs: blocks until it returns, reporting it through
+    // the loop's exception handler while it blocks (see `to_thread`).
+    void wait_out(WorkItem& work) noexcept;
     std::unique_ptr<WorkItem> work_;  // ours, except while queued/running
     WorkItem* in_flight_ = nullptr;   // libuv's until its after-work callback
     bool ended_early_ = false;        // completed by check_end; libuv may still hold the item
@@ -117,7 +124,8 @@ private:
 template <class F, class R>
 class ToThreadAwaiter : public ToThreadAwaiterBase {
 public:
-    explicit ToThreadAwaiter(F f) : ToThreadAwaiterBase(std::make_unique<Work<F, R>>(std::move(f))) {}
+    explicit ToThreadAwaiter(F f)
+        : ToThreadAwaiterBase(std::make_unique<Work<F, R>>(std::move(f))) {}
     R await_resume() { return static_cast<Work<F, R>&>(resume_work()).take(); }
 };
 
@@ -126,7 +134,7 @@ struct ToThreadResult {
     using type = std::invoke_result_t<F&>;
 };
 template <class F>
-    requires std::is_invocable_v<F&, std::stop_token>
+requires std::is_invocable_v<F&, std::stop_token>
 struct ToThreadResult<F> {
     using type = std::invoke_result_t<F&, std::stop_token>;
 };
@@ -136,8 +144,8 @@ struct ToThreadResult<F> {
 /// A function `to_thread` accepts: callable with a `std::stop_token`, or with nothing.
 template <class F>
 concept ThreadFunction = std::move_constructible<std::decay_t<F>> &&
-                         (std::is_invocable_v<std::decay_t<F>&, std::stop_token> ||
-                          std::is_invocable_v<std::decay_t<F>&>);
+    (std::is_invocable_v<std::decay_t<F>&, std::stop_token> ||
+     std::is_invocable_v<std::decay_t<F>&>);
 
 /// Runs `f` (moved into the request) on libuv's thread pool (`uv_queue_work`) and returns its
 /// result, or rethrows its exception. If `f` takes a `std::stop_token`, it is given one.
@@ -156,8 +164,15 @@ concept ThreadFunction = std::move_constructible<std::decay_t<F>> &&
 ///   the cancel, spins for it instead of blocking (only when no other task is ready), so a job
 ///   that honours its stop token at once is taken up without a thread wake-up.
 /// The awaiting task never resumes before `f` has returned and libuv is done with the request.
-/// If the task frame is destroyed while `f` runs (loop teardown), the destructor requests stop
-/// and blocks until `f` returns.
+///
+/// A job that never returns: if the task frame is destroyed while `f` runs (loop teardown,
+/// e.g. `run()` after its shutdown grace), the destructor requests stop and blocks until `f`
+/// returns — libuv cannot abandon a running job, and `f` may use the frame's memory. That wait
+/// is never silent: once it has lasted 100 ms, and then every second while it lasts, the job is
+/// reported through the loop's exception handler (`ExceptionContext::task_name` the task's
+/// name; the message names the task and says how long the job has run, e.g. "to_thread job of
+/// task 'worker' has run for 6.1 s and blocks the loop's teardown (stop requested; waiting for
+/// it to return)"). A handler may use the report to unblock the job.
 template <ThreadFunction F>
 [[nodiscard]] auto to_thread(F&& f) {
     using Fn = std::decay_t<F>;

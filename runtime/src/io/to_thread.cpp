@@ -1,6 +1,12 @@
 // to_thread(): uv_queue_work with a heap work item; cancel = request stop, then uv_cancel.
 #include "uvtask/to_thread.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
 #include "uvtask/io_error.hpp"
 
 namespace uvtask::detail {
@@ -11,6 +17,9 @@ ToThreadAwaiterBase::ToThreadAwaiterBase(std::unique_ptr<WorkItem> work) noexcep
 namespace {
 // How long the loop may spin, after a cancel, for a running job to return (see EndWatch).
 constexpr std::uint64_t end_spin_ns = 20'000;
+// A job blocking teardown is reported once it has blocked it this long, then every period.
+constexpr std::uint64_t first_report_ns = 100'000'000;
+constexpr std::uint64_t report_period_ns = 1'000'000'000;
 }  // namespace
 
 ToThreadAwaiterBase::~ToThreadAwaiterBase() {
@@ -23,8 +32,38 @@ ToThreadAwaiterBase::~ToThreadAwaiterBase() {
         work->stop.request_stop();
         if (uv_cancel(reinterpret_cast<uv_req_t*>(&work->req)) != 0) {
             // Running: the function may use memory of this frame. Wait for it to return.
-            work->finished.wait(false, std::memory_order_acquire);
+            wait_out(*work);
         }
+    }
+}
+
+void ToThreadAwaiterBase::wait_out(WorkItem& work) noexcept {
+    const std::uint64_t since = monotonic_ns();
+    std::uint64_t next_report = since + first_report_ns;
+    auto nap = std::chrono::microseconds(20);
+    // Acquire: pairs with the release in `execute`; nothing of the job runs after that store.
+    while (!work.finished.load(std::memory_order_acquire)) {
+        const std::uint64_t now = monotonic_ns();
+        if (now >= next_report) {
+            next_report = now + report_period_ns;
+            const std::uint64_t started = work.started_ns.load(std::memory_order_relaxed);
+            const double age_s =
+                static_cast<double>(now - (started != 0 && started < now ? started : since)) / 1e9;
+            try {
+                const std::string name = task_->name();
+                char age[32];
+                std::snprintf(age, sizeof age, "%.1f s", age_s);
+                loop().report(
+                    {"to_thread job of task '" + name + "' has run for " + age +
+                         " and blocks the loop's teardown (stop requested; waiting for "
+                         "it to return)",
+                     name, nullptr});
+            } catch (...) {
+                // Out of memory for the report's text: keep waiting, report next time.
+            }
+        }
+        std::this_thread::sleep_for(nap);  // teardown only: polling keeps the fast path free
+        nap = std::min(nap * 2, std::chrono::microseconds(1000));
     }
 }
 

@@ -5,11 +5,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "io_test_support.hpp"
 #include "run_test.hpp"
@@ -73,6 +77,53 @@ Task<int> plain_job(Progress* progress) {
     };
     const int value = co_await to_thread(std::move(job));
     co_return value;
+}
+
+/// A job that ignores its stop token and blocks until the test opens the gate (or 10 s pass,
+/// so that a broken runtime fails the test instead of hanging it).
+struct StuckGate {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool open = false;
+    std::atomic<bool> started{false};
+    void release() {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            open = true;
+        }
+        cv.notify_all();
+    }
+    [[nodiscard]] bool opened() {
+        std::lock_guard<std::mutex> lock(mutex);
+        return open;
+    }
+};
+
+Task<void> stuck_job(std::shared_ptr<StuckGate> gate) {
+    auto job = [gate] {
+        gate->started = true;
+        std::unique_lock<std::mutex> lock(gate->mutex);
+        gate->cv.wait_for(lock, 10s, [&] { return gate->open; });
+    };
+    co_await to_thread(std::move(job));
+}
+
+/// main for run(): leaves the task "stuck-job" blocked in `stuck_job`, returns once it runs.
+Task<void> leave_a_stuck_job(std::shared_ptr<StuckGate> gate) {
+    (void)spawn(stuck_job(gate), "stuck-job");
+    auto started = [&] { return gate->started.load(); };
+    co_await uvtask::testing::until(started);
+}
+
+/// The reports about a to_thread job blocking teardown.
+std::vector<ExceptionContext> blocking_reports(const std::vector<ExceptionContext>& reports) {
+    std::vector<ExceptionContext> out;
+    for (const auto& report : reports) {
+        if (report.message.find("to_thread job") != std::string::npos) {
+            out.push_back(report);
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -222,5 +273,55 @@ TEST_SUITE("to_thread") {
             CHECK_THROWS_AS(co_await task, CancelledError);
             CHECK_FALSE(progress.ran);
         }());
+    }
+
+    TEST_CASE(
+        "a to_thread job that blocks run()'s teardown is reported with its task's name and "
+        "age, and the loop then closes clean") {
+        auto gate = std::make_shared<StuckGate>();
+        std::vector<ExceptionContext> reports;
+        RunOptions options;
+        options.handle_sigint = false;
+        options.shutdown_grace = 20ms;
+        options.exception_handler = [&](const ExceptionContext& context) {
+            reports.push_back(context);
+            if (context.message.find("to_thread job") != std::string::npos) {
+                gate->release();  // handshake: the job returns only once it was reported
+            }
+        };
+        uvtask::run(leave_a_stuck_job(gate), options);
+        const auto blocking = blocking_reports(reports);
+        REQUIRE(blocking.size() == 1);
+        CHECK(blocking[0].task_name == "stuck-job");
+        CHECK(blocking[0].message.find("'stuck-job'") != std::string::npos);
+        CHECK(blocking[0].message.find("has run for") != std::string::npos);
+        CHECK(blocking[0].message.find("teardown") != std::string::npos);
+        CHECK(gate->opened());  // released by the report, not by the job's own 10 s limit
+        for (const auto& report : reports) {
+            CHECK(report.message.find("uv_loop_close") == std::string::npos);
+        }
+    }
+
+    TEST_CASE("a to_thread job blocking teardown is reported again every second until it returns") {
+        auto gate = std::make_shared<StuckGate>();
+        std::vector<ExceptionContext> reports;
+        RunOptions options;
+        options.handle_sigint = false;
+        options.shutdown_grace = 0ms;
+        options.exception_handler = [&](const ExceptionContext& context) {
+            reports.push_back(context);
+            if (blocking_reports(reports).size() == 2) {
+                gate->release();
+            }
+        };
+        uvtask::run(leave_a_stuck_job(gate), options);
+        const auto blocking = blocking_reports(reports);
+        REQUIRE(blocking.size() == 2);
+        CHECK(blocking[1].task_name == "stuck-job");
+        CHECK(blocking[0].message != blocking[1].message);  // the age has grown
+        CHECK(gate->opened());
+        for (const auto& report : reports) {
+            CHECK(report.message.find("uv_loop_close") == std::string::npos);
+        }
     }
 }
