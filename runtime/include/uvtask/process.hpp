@@ -45,6 +45,16 @@ struct ExitStatus {
     [[nodiscard]] bool success() const noexcept { return exit_code == 0 && term_signal == 0; }
 };
 
+/// What cancelling a `Process::wait()` does to the child.
+enum class WaitCancel : unsigned char {
+    /// Terminate the child (`terminate_signal`, then SIGKILL after `grace_period`) and reap it;
+    /// the wait throws `CancelledError` once it has exited. The default.
+    terminate,
+    /// Leave the child running: the wait throws `CancelledError` at once and the Process stays
+    /// usable (a later `wait()` gets the exit status), like asyncio's `Process.wait()`.
+    leave_running,
+};
+
 namespace detail {
 
 class ProcessCore;
@@ -52,7 +62,7 @@ class ProcessCore;
 /// `Process::wait()`.
 class ProcessWaitAwaiter : public IoAwaiter {
 public:
-    explicit ProcessWaitAwaiter(ProcessCore* core) noexcept;
+    ProcessWaitAwaiter(ProcessCore* core, WaitCancel on_cancel) noexcept;
     ~ProcessWaitAwaiter();
     ProcessWaitAwaiter(const ProcessWaitAwaiter&) = delete;
     ProcessWaitAwaiter& operator=(const ProcessWaitAwaiter&) = delete;
@@ -69,6 +79,7 @@ public:
 private:
     static void on_cancel(Suspension* self) noexcept;
     ProcessCore* core_;  // one reference
+    WaitCancel on_cancel_;
 };
 
 }  // namespace detail
@@ -99,15 +110,22 @@ public:
     /// Waits for the child to exit and returns how it ended; at once if it has exited already.
     /// Several tasks may wait.
     ///
-    /// A suspension point. Cancelled while the child runs: the child is terminated —
-    /// `terminate_signal`, then SIGKILL if it is still running after `grace_period` — and the
-    /// task resumes with `CancelledError` only once the child has exited and been reaped (no
-    /// zombie); `exit_status()` then tells how it ended. Other tasks waiting get that status.
-    /// If the child had exited before the cancel reached the wait, its status is returned
-    /// (atomic completion) and the cancel waits for the next suspension point.
-    /// Throws `IoError` `EBADF` for an empty Process, `InvalidStateError` outside a task.
-    [[nodiscard]] detail::ProcessWaitAwaiter wait() noexcept {
-        return detail::ProcessWaitAwaiter{core_};
+    /// Completes when: the child has exited and was reaped by libuv (no zombie).
+    /// Suspension point: yes. On cancel, as `on_cancel` says:
+    /// - `WaitCancel::terminate` (the default): the child is terminated — `terminate_signal`,
+    ///   then SIGKILL if it is still running after `grace_period` — and the task resumes with
+    ///   `CancelledError` only once the child has exited and been reaped; `exit_status()` then
+    ///   tells how it ended. Other tasks waiting get that status.
+    /// - `WaitCancel::leave_running`: `CancelledError` at once, the child is not touched, and the
+    ///   Process stays usable: `wait()` again later returns the exit status. So
+    ///   `wait_for(p.wait(WaitCancel::leave_running), 5s)` bounds the wait, not the child.
+    /// Either way, if the child had exited before the cancel reached the wait, its status is
+    /// returned (atomic completion) and the cancel waits for the next suspension point.
+    /// Throws: `IoError` `EBADF` for an empty Process, `InvalidStateError` outside a task.
+    /// Thread safety: loop thread only.
+    [[nodiscard]] detail::ProcessWaitAwaiter wait(
+        WaitCancel on_cancel = WaitCancel::terminate) noexcept {
+        return detail::ProcessWaitAwaiter{core_, on_cancel};
     }
 
     /// Sends `signum` to the child (`uv_process_kill`). Not a suspension point. Throws `IoError`

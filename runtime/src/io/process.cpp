@@ -114,8 +114,8 @@ private:
 
     void close_handles() noexcept {
         uv_timer_stop(&timer_);
-        for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&process_),
-                                    reinterpret_cast<uv_handle_t*>(&timer_)}) {
+        for (uv_handle_t* handle :
+             {reinterpret_cast<uv_handle_t*>(&process_), reinterpret_cast<uv_handle_t*>(&timer_)}) {
             if (handle->loop != nullptr && uv_is_closing(handle) == 0) {
                 uv_close(handle, [](uv_handle_t* h) noexcept {
                     auto* self = static_cast<ProcessCore*>(h->data);
@@ -143,7 +143,8 @@ private:
 
 // ---- wait()
 
-ProcessWaitAwaiter::ProcessWaitAwaiter(ProcessCore* core) noexcept : core_(core) {
+ProcessWaitAwaiter::ProcessWaitAwaiter(ProcessCore* core, WaitCancel on_cancel) noexcept
+    : core_(core), on_cancel_(on_cancel) {
     if (core_ != nullptr) {
         core_->retain();
     }
@@ -185,6 +186,11 @@ void ProcessWaitAwaiter::on_cancel(Suspension* self) noexcept {
         return;
     }
     awaiter->cancel_seen_ = true;
+    if (awaiter->on_cancel_ == WaitCancel::leave_running) {
+        awaiter->core_->remove(awaiter);  // the child runs on; nothing else changes
+        awaiter->complete_cancelled();
+        return;
+    }
     awaiter->core_->terminate();  // we stay linked: resumed by the exit callback
 }
 

@@ -115,6 +115,54 @@ TEST_SUITE("process") {
         }());
     }
 
+    TEST_CASE(
+        "wait_for on a wait that leaves the child running times out; the child runs on and "
+        "a later wait gets its exit status") {
+        run_test([]() -> Task<void> {
+            ProcessOptions options;
+            options.stdin_mode = StdioMode::pipe;  // cat runs until its stdin ends
+            options.stdout_mode = StdioMode::pipe;
+            Process cat = spawn_process({"cat"}, options);
+            bool timed_out = false;
+            try {
+                (void)co_await wait_for(cat.wait(WaitCancel::leave_running), 20ms);
+            } catch (const TimeoutError&) {
+                timed_out = true;
+            }
+            CHECK(timed_out);
+            CHECK_FALSE(cat.exit_status().has_value());
+            CHECK(::kill(cat.pid(), 0) == 0);  // not signalled: still running
+            // Still usable: it echoes, then exits when its stdin ends.
+            auto reader = spawn(read_to_end(&cat.stdout_pipe()));
+            co_await cat.stdin_pipe().write_all("still here");
+            cat.stdin_pipe().close();
+            const std::string out = co_await reader;
+            const ExitStatus status = co_await cat.wait();
+            CHECK(out == "still here");
+            CHECK(status.success());
+            CHECK(reaped(cat.pid()));
+        }());
+    }
+
+    TEST_CASE("a cancelled wait that leaves the child running wakes only its own task") {
+        run_test([]() -> Task<void> {
+            ProcessOptions options;
+            options.stdin_mode = StdioMode::pipe;
+            Process cat = spawn_process({"cat"}, options);
+            auto leaving = spawn([](Process* p) -> Task<void> {
+                (void)co_await p->wait(WaitCancel::leave_running);
+            }(&cat));
+            auto other = spawn(wait_for_exit(&cat));
+            co_await yield_now();
+            leaving.cancel();
+            CHECK_THROWS_AS(co_await leaving, CancelledError);
+            CHECK_FALSE(other.done());
+            cat.stdin_pipe().close();
+            const ExitStatus status = co_await other;
+            CHECK(status.success());
+        }());
+    }
+
     TEST_CASE("a child that ignores SIGTERM is killed with SIGKILL after the grace period") {
         run_test([]() -> Task<void> {
             ProcessOptions options = piped_stdout();
