@@ -1,5 +1,6 @@
-// uvtask — files: File (open, read, write, fsync, stat, close), read_file, write_file,
-// file_stat, over libuv's thread-pool file system requests (uv_fs_*).
+// uvtask — files: File (open, read, write, fsync, stat, close), read_file, write_file (in
+// place or atomic), file_stat, rename_file, remove_file, over libuv's thread-pool file system
+// requests (uv_fs_*).
 #pragma once
 
 #include <fcntl.h>
@@ -40,16 +41,27 @@ struct FsOp;
 /// copied out to the caller's buffer in `await_resume`, writes copied in when they start.
 class FsAwaiter : public IoAwaiter {
 public:
-    enum class Kind : unsigned char { open, read, write, fsync, fstat, stat, close };
+    enum class Kind : unsigned char {
+        open,
+        read,
+        write,
+        fsync,
+        fstat,
+        stat,
+        close,
+        rename,
+        unlink
+    };
     struct Args {
         Kind kind;
-        std::string path;               // open, stat
-        uv_file fd = -1;                 // read, write, fsync, fstat, close
-        int flags = 0;                   // open
-        int mode = 0;                    // open
-        std::int64_t offset = -1;        // read, write (-1: the file position)
-        std::span<std::byte> out;        // read
-        std::span<const std::byte> in;   // write
+        std::string path;               // open, stat, rename (from), unlink
+        uv_file fd = -1;                // read, write, fsync, fstat, close
+        int flags = 0;                  // open
+        int mode = 0;                   // open
+        std::int64_t offset = -1;       // read, write (-1: the file position)
+        std::span<std::byte> out;       // read
+        std::span<const std::byte> in;  // write
+        std::string new_path;           // rename (to)
     };
     explicit FsAwaiter(Args args) noexcept;
     ~FsAwaiter();
@@ -149,8 +161,8 @@ public:
     /// outside a task.
     [[nodiscard]] static detail::FsOpenAwaiter open(std::string path, int flags = O_RDONLY,
                                                     int mode = 0644) noexcept {
-        return detail::FsOpenAwaiter{{detail::FsAwaiter::Kind::open, std::move(path), -1, flags,
-                                      mode, -1, {}, {}}};
+        return detail::FsOpenAwaiter{
+            {detail::FsAwaiter::Kind::open, std::move(path), -1, flags, mode, -1, {}, {}, {}}};
     }
 
     /// Reads up to `out.size()` bytes (at most 1 MiB per call) at `offset`, or at the file
@@ -159,7 +171,7 @@ public:
     [[nodiscard]] detail::FsSizeAwaiter read(std::span<std::byte> out,
                                              std::int64_t offset = -1) const noexcept {
         return detail::FsSizeAwaiter{
-            {detail::FsAwaiter::Kind::read, {}, fd_, 0, 0, offset, out, {}}};
+            {detail::FsAwaiter::Kind::read, {}, fd_, 0, 0, offset, out, {}, {}}};
     }
     [[nodiscard]] detail::FsSizeAwaiter read(std::span<char> out,
                                              std::int64_t offset = -1) const noexcept {
@@ -172,7 +184,7 @@ public:
     [[nodiscard]] detail::FsSizeAwaiter write(std::span<const std::byte> data,
                                               std::int64_t offset = -1) const noexcept {
         return detail::FsSizeAwaiter{
-            {detail::FsAwaiter::Kind::write, {}, fd_, 0, 0, offset, {}, data}};
+            {detail::FsAwaiter::Kind::write, {}, fd_, 0, 0, offset, {}, data, {}}};
     }
     [[nodiscard]] detail::FsSizeAwaiter write(std::string_view data,
                                               std::int64_t offset = -1) const noexcept {
@@ -189,13 +201,15 @@ public:
     /// Flushes the file to storage (`uv_fs_fsync`). A suspension point with the file
     /// cancellation rule. Throws `IoError` (operation "fsync").
     [[nodiscard]] detail::FsVoidAwaiter fsync() const noexcept {
-        return detail::FsVoidAwaiter{{detail::FsAwaiter::Kind::fsync, {}, fd_, 0, 0, -1, {}, {}}};
+        return detail::FsVoidAwaiter{
+            {detail::FsAwaiter::Kind::fsync, {}, fd_, 0, 0, -1, {}, {}, {}}};
     }
 
     /// Size, mode and modification time (`uv_fs_fstat`). A suspension point with the file
     /// cancellation rule. Throws `IoError` (operation "stat").
     [[nodiscard]] detail::FsStatAwaiter stat() const noexcept {
-        return detail::FsStatAwaiter{{detail::FsAwaiter::Kind::fstat, {}, fd_, 0, 0, -1, {}, {}}};
+        return detail::FsStatAwaiter{
+            {detail::FsAwaiter::Kind::fstat, {}, fd_, 0, 0, -1, {}, {}, {}}};
     }
 
     /// Closes the file (`uv_fs_close`). The File is empty from the call on, and the descriptor
@@ -206,7 +220,7 @@ public:
     /// "close"; `EBADF` if not open).
     [[nodiscard]] detail::FsCloseAwaiter close() noexcept {
         return detail::FsCloseAwaiter{
-            {detail::FsAwaiter::Kind::close, {}, std::exchange(fd_, -1), 0, 0, -1, {}, {}}};
+            {detail::FsAwaiter::Kind::close, {}, std::exchange(fd_, -1), 0, 0, -1, {}, {}, {}}};
     }
 
     [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
@@ -221,7 +235,31 @@ private:
 /// point with the file cancellation rule. Throws `IoError` (operation "stat", detail the path).
 [[nodiscard]] inline detail::FsStatAwaiter file_stat(std::string path) noexcept {
     return detail::FsStatAwaiter{
-        {detail::FsAwaiter::Kind::stat, std::move(path), -1, 0, 0, -1, {}, {}}};
+        {detail::FsAwaiter::Kind::stat, std::move(path), -1, 0, 0, -1, {}, {}, {}}};
+}
+
+/// Renames `from` to `to` (`uv_fs_rename`, POSIX `rename`): if `to` exists it is replaced
+/// atomically (a reader sees the old file or the new one, never neither); both must be on the
+/// same file system.
+///
+/// Completes when: the rename is done. Suspension point: yes, with the file cancellation rule
+/// (a rename still waiting for a pool thread is dropped: `CancelledError`, nothing renamed; one
+/// already running completes, and the cancel waits for the next suspension point).
+/// Throws: `IoError` (operation "rename", detail "from -> to": `ENOENT`, `EXDEV`, `EISDIR`…);
+/// `InvalidStateError` outside a task. Thread safety: loop thread only.
+[[nodiscard]] inline detail::FsVoidAwaiter rename_file(std::string from, std::string to) noexcept {
+    return detail::FsVoidAwaiter{
+        {detail::FsAwaiter::Kind::rename, std::move(from), -1, 0, 0, -1, {}, {}, std::move(to)}};
+}
+
+/// Removes the file (or symlink) `path` (`uv_fs_unlink`).
+///
+/// Completes when: it is removed. Suspension point: yes, with the file cancellation rule.
+/// Throws: `IoError` (operation "unlink", detail the path: `ENOENT`, `EISDIR`…);
+/// `InvalidStateError` outside a task. Thread safety: loop thread only.
+[[nodiscard]] inline detail::FsVoidAwaiter remove_file(std::string path) noexcept {
+    return detail::FsVoidAwaiter{
+        {detail::FsAwaiter::Kind::unlink, std::move(path), -1, 0, 0, -1, {}, {}, {}}};
 }
 
 /// Reads the whole file at `path`. A Task of several file operations, each with the file
@@ -229,8 +267,38 @@ private:
 /// detail the path, e.g. `ENOENT` for a missing file; "read").
 [[nodiscard]] Task<std::string> read_file(std::string path);
 
-/// Creates or truncates the file at `path` (mode 0644) and writes `data` into it. A Task; a
-/// cancel can leave the file truncated or partly written (no atomic replace). Throws `IoError`.
-[[nodiscard]] Task<void> write_file(std::string path, std::string data);
+/// Options of `write_file`.
+struct WriteFileOptions {
+    /// All or nothing: write a temporary file next to the target and rename it over the target
+    /// (see `write_file`). Off by default (the file is truncated and written in place).
+    bool atomic = false;
+    /// Permission bits of the file written (before the process's umask).
+    int mode = 0644;
+};
+
+/// Writes `data` to the file at `path`.
+///
+/// In place (the default): creates or truncates `path`, then writes `data` into it. A cancel
+/// or a failure can leave the file truncated or partly written.
+///
+/// `options.atomic`: all or nothing. Writes `data` to a temporary file in the same directory
+/// (named `.<name>.uvtask-<pid>-<n>.tmp`, created exclusively with `options.mode`), fsyncs and
+/// closes it, renames it over `path` — the commit point — and then fsyncs the directory (best
+/// effort: an error there is ignored, the replace has happened). Readers see the old content or
+/// the whole new one, never a mixture. The new file has `options.mode`, not the old file's
+/// permissions; a symlink at `path` is replaced, not followed.
+///
+/// Completes when: the data is in place (atomic: renamed and synced).
+/// Suspension point: yes — a Task of several file operations, each with the file
+/// cancellation rule.
+/// On cancel: in place, whatever was written stays. Atomic: cancelled before the rename ran,
+/// `CancelledError`, the old file (or its absence) untouched and the temporary file removed;
+/// once the rename ran, `write_file` completes and the cancel waits for the next suspension
+/// point after it.
+/// Throws: `IoError` (operation "open", "write", "fsync", "close" or "rename", detail the path;
+/// atomic: the temporary file is removed first); `InvalidStateError` outside a task.
+/// Thread safety: loop thread only.
+[[nodiscard]] Task<void> write_file(std::string path, std::string data,
+                                    WriteFileOptions options = {});
 
 }  // namespace uvtask

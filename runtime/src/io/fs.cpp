@@ -82,6 +82,8 @@ const char* FsAwaiter::name() const noexcept {
         case Kind::fstat:
         case Kind::stat: return "stat";
         case Kind::close: return "close";
+        case Kind::rename: return "rename";
+        case Kind::unlink: return "unlink";
     }
     return "fs";
 }
@@ -90,7 +92,8 @@ bool FsAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     if (!begin()) {
         return false;
     }
-    const bool needs_fd = args_.kind != Kind::open && args_.kind != Kind::stat;
+    const bool needs_fd = args_.kind != Kind::open && args_.kind != Kind::stat &&
+                          args_.kind != Kind::rename && args_.kind != Kind::unlink;
     if (needs_fd && args_.fd < 0) {
         return done_now(UV_EBADF);
     }
@@ -106,8 +109,8 @@ bool FsAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     op->req.data = op;
     op->kind = args_.kind;
     if (args_.kind == Kind::read || args_.kind == Kind::write) {
-        op->size = std::min(max_chunk, args_.kind == Kind::read ? args_.out.size()
-                                                                 : args_.in.size());
+        op->size =
+            std::min(max_chunk, args_.kind == Kind::read ? args_.out.size() : args_.in.size());
         try {
             op->buffer = std::make_unique_for_overwrite<std::byte[]>(op->size);
         } catch (...) {
@@ -118,12 +121,13 @@ bool FsAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
         }
     }
     uv_loop_t* loop = SuspensionPoint::loop().native();
-    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(op->buffer.get()),
-                               static_cast<unsigned>(op->size));
+    uv_buf_t buf =
+        uv_buf_init(reinterpret_cast<char*>(op->buffer.get()), static_cast<unsigned>(op->size));
     int rc = 0;
     switch (args_.kind) {
         case Kind::open:
-            rc = uv_fs_open(loop, &op->req, args_.path.c_str(), args_.flags, args_.mode, &on_fs_done);
+            rc = uv_fs_open(loop, &op->req, args_.path.c_str(), args_.flags, args_.mode,
+                            &on_fs_done);
             break;
         case Kind::read:
             rc = uv_fs_read(loop, &op->req, args_.fd, &buf, 1, args_.offset, &on_fs_done);
@@ -135,6 +139,13 @@ bool FsAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
         case Kind::fstat: rc = uv_fs_fstat(loop, &op->req, args_.fd, &on_fs_done); break;
         case Kind::stat: rc = uv_fs_stat(loop, &op->req, args_.path.c_str(), &on_fs_done); break;
         case Kind::close: rc = uv_fs_close(loop, &op->req, args_.fd, &on_fs_done); break;
+        case Kind::rename:
+            rc = uv_fs_rename(loop, &op->req, args_.path.c_str(), args_.new_path.c_str(),
+                              &on_fs_done);
+            break;
+        case Kind::unlink:
+            rc = uv_fs_unlink(loop, &op->req, args_.path.c_str(), &on_fs_done);
+            break;
     }
     if (rc < 0) {
         uv_fs_req_cleanup(&op->req);
@@ -176,7 +187,11 @@ void FsAwaiter::on_cancel(Suspension* self) noexcept {
 std::int64_t FsAwaiter::resume_result() {
     finish(name());
     if (result_ < 0) {
-        const bool with_path = args_.kind == Kind::open || args_.kind == Kind::stat;
+        if (args_.kind == Kind::rename) {
+            throw_io_error(result_, name(), args_.path + " -> " + args_.new_path);
+        }
+        const bool with_path =
+            args_.kind == Kind::open || args_.kind == Kind::stat || args_.kind == Kind::unlink;
         throw_io_error(result_, name(),
                        with_path ? args_.path : (result_ == UV_EBADF ? "file is closed" : ""));
     }
@@ -191,9 +206,9 @@ FileStat FsStatAwaiter::await_resume() {
     FileStat out;
     out.size = s.st_size;
     out.mode = s.st_mode;
-    out.modified = std::chrono::system_clock::time_point(std::chrono::duration_cast<
-                                                         std::chrono::system_clock::duration>(
-        std::chrono::seconds(s.st_mtim.tv_sec) + std::chrono::nanoseconds(s.st_mtim.tv_nsec)));
+    out.modified = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::seconds(s.st_mtim.tv_sec) + std::chrono::nanoseconds(s.st_mtim.tv_nsec)));
     return out;
 }
 
@@ -242,34 +257,6 @@ Task<void> File::write_all(std::span<const std::byte> data, std::int64_t offset)
             offset += static_cast<std::int64_t>(n);
         }
     }
-}
-
-Task<std::string> read_file(std::string path) {
-    File file = co_await File::open(path, O_RDONLY);
-    const FileStat info = co_await file.stat();
-    std::string content;
-    content.resize(static_cast<std::size_t>(info.size) + 1);  // +1: see the end in one read
-    std::size_t used = 0;
-    while (true) {
-        if (used == content.size()) {
-            content.resize(content.size() * 2);  // the file grew since stat
-        }
-        const std::size_t n =
-            co_await file.read(std::span<char>(content.data() + used, content.size() - used));
-        if (n == 0) {
-            break;
-        }
-        used += n;
-    }
-    content.resize(used);
-    co_await file.close();
-    co_return content;
-}
-
-Task<void> write_file(std::string path, std::string data) {
-    File file = co_await File::open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    co_await file.write_all(std::as_bytes(std::span<const char>(data.data(), data.size())));
-    co_await file.close();
 }
 
 }  // namespace uvtask

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "io_test_support.hpp"
 #include "run_test.hpp"
@@ -23,6 +24,48 @@ namespace {
 std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// A fresh directory in the temp directory, removed with everything in it.
+class TempDir {
+public:
+    explicit TempDir(const std::string& name) : path_(name) {
+        std::filesystem::create_directory(path_.str());
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_.str(), ignored);
+    }
+    [[nodiscard]] std::string file(const std::string& name) const {
+        return path_.str() + "/" + name;
+    }
+    /// The names of the entries in it.
+    [[nodiscard]] std::vector<std::string> entries() const {
+        std::vector<std::string> names;
+        for (const auto& entry : std::filesystem::directory_iterator(path_.str())) {
+            names.push_back(entry.path().filename().string());
+        }
+        return names;
+    }
+
+private:
+    TempPath path_;
+};
+
+void put(const std::string& path, const std::string& content) {
+    std::ofstream(path, std::ios::binary) << content;
+}
+
+/// The size of the one entry of `dir` other than `target`, or -1 if there is none.
+std::intmax_t temporary_size(const TempDir& dir, const std::string& target) {
+    for (const std::string& name : dir.entries()) {
+        if (name != target) {
+            std::error_code error;
+            const auto size = std::filesystem::file_size(dir.file(name), error);
+            return error ? 0 : static_cast<std::intmax_t>(size);
+        }
+    }
+    return -1;
 }
 
 Task<void> open_and_hold(std::string path, int flags) {
@@ -169,5 +212,92 @@ TEST_SUITE("fs") {
             auto gone = [fd] { return ::fcntl(fd, F_GETFD) == -1; };
             co_await uvtask::testing::until(gone);
         }(path.str()));
+    }
+
+    TEST_CASE("an atomic write_file replaces the file whole and leaves no temporary file") {
+        TempDir dir("atomic-ok");
+        put(dir.file("config"), "old");
+        run_test([](std::string p) -> Task<void> {
+            const std::string data(3 * 1024 * 1024 + 5, 'n');
+            co_await write_file(p, data, {.atomic = true, .mode = 0600});
+            const std::string back = co_await read_file(p);
+            CHECK(back == data);
+            const FileStat info = co_await file_stat(p);
+            CHECK((info.mode & 0777) == 0600);
+        }(dir.file("config")));
+        CHECK(dir.entries() == std::vector<std::string>{"config"});
+    }
+
+    TEST_CASE(
+        "an atomic write_file cancelled before its rename leaves the old file intact and no "
+        "temporary file") {
+        // Cancelled right after a step completed: once the temporary file exists, and once it
+        // holds 1 and 2 of its 3 MiB.
+        for (const std::intmax_t cancel_at : {0, 1 << 20, 2 << 20}) {
+            CAPTURE(cancel_at);
+            TempDir dir("atomic-cancel");
+            put(dir.file("config"), "old");
+            run_test([](const TempDir* d, std::intmax_t at) -> Task<void> {
+                auto writing = spawn(
+                    write_file(d->file("config"), std::string(3 << 20, 'n'), {.atomic = true}));
+                CancelAfterCompletion canceller(writing, [d, at] {
+                    return temporary_size(*d, "config") >= at && uvtask::testing::some_task_ready();
+                });
+                CHECK_THROWS_AS(co_await writing, CancelledError);
+                CHECK(canceller.fired());
+            }(&dir, cancel_at));
+            CHECK(slurp(dir.file("config")) == "old");
+            CHECK(dir.entries() == std::vector<std::string>{"config"});
+        }
+    }
+
+    TEST_CASE("an atomic write_file whose rename fails removes its temporary file") {
+        TempDir dir("atomic-fail");
+        std::filesystem::create_directory(dir.file("target"));
+        put(dir.file("target") + "/inside", "kept");
+        run_test([](std::string p) -> Task<void> {
+            std::string operation;
+            try {
+                co_await write_file(p, "data", {.atomic = true});
+            } catch (const IoError& error) {
+                operation = error.operation();
+            }
+            CHECK(operation == "rename");  // a file cannot replace a directory
+        }(dir.file("target")));
+        CHECK(dir.entries() == std::vector<std::string>{"target"});
+        CHECK(slurp(dir.file("target") + "/inside") == "kept");
+    }
+
+    TEST_CASE("rename_file replaces its target; remove_file removes; both name their paths") {
+        TempDir dir("rename");
+        put(dir.file("a"), "first");
+        put(dir.file("b"), "second");
+        run_test([](const TempDir* d) -> Task<void> {
+            co_await rename_file(d->file("a"), d->file("b"));
+            CHECK(slurp(d->file("b")) == "first");
+            CHECK_FALSE(std::filesystem::exists(d->file("a")));
+            std::string detail;
+            int status = 0;
+            try {
+                co_await rename_file(d->file("a"), d->file("c"));
+            } catch (const IoError& error) {
+                status = error.uv_status();
+                detail = error.detail();
+            }
+            CHECK(status == UV_ENOENT);
+            CHECK(detail == d->file("a") + " -> " + d->file("c"));
+            co_await remove_file(d->file("b"));
+            CHECK(d->entries().empty());
+            status = 0;
+            try {
+                co_await remove_file(d->file("b"));
+            } catch (const IoError& error) {
+                status = error.uv_status();
+                detail = error.detail();
+                CHECK(error.operation() == "unlink");
+            }
+            CHECK(status == UV_ENOENT);
+            CHECK(detail == d->file("b"));
+        }(&dir));
     }
 }
