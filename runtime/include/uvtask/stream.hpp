@@ -6,6 +6,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,6 +17,15 @@
 #include "uvtask/detail/intrusive_list.hpp"
 
 namespace uvtask {
+
+/// How much of the cancelled write that broke a stream got out (`Stream::broken_write()`).
+struct BrokenWrite {
+    /// Bytes of it handed to the kernel before the stream was closed: the peer receives at most
+    /// these (exactly these over TCP unless the connection is reset), and nothing after them.
+    std::size_t sent = 0;
+    /// Bytes it was asked to write.
+    std::size_t size = 0;
+};
 
 namespace detail {
 
@@ -191,7 +201,7 @@ public:
 ///   behind it throw `IoError` `ECANCELED` with none of their bytes sent; writes that completed
 ///   before it are unaffected; every later operation throws `IoError` `EBADF`. The peer
 ///   receives every earlier write whole, then a prefix of the cancelled one, then the end of
-///   the stream.
+///   the stream; `broken_write()` tells how long that prefix is.
 ///
 /// **Closing.** `close()` (or the destructor) closes the libuv handle at once; the handle's
 /// memory is freed by libuv's close callback on a later loop iteration (the Stream object may be
@@ -306,6 +316,12 @@ public:
 
     /// False once closed (by `close()`, a cancelled write, or for an empty stream).
     [[nodiscard]] bool is_open() const noexcept;
+    /// If a cancelled write (or `write_all`) broke this stream: how many of its bytes got out,
+    /// for a writer that catches the `CancelledError` and must know what the peer may have
+    /// received (e.g. to log it or resume on a new connection). Empty while no cancel broke
+    /// the stream (open, closed by `close()`, a write error, or an empty stream).
+    /// Completes at once; not a suspension point; never throws. Loop thread only.
+    [[nodiscard]] std::optional<BrokenWrite> broken_write() const noexcept;
     /// Bytes received and buffered, not yet returned by a read.
     [[nodiscard]] std::size_t buffered() const noexcept;
     /// Bytes handed to libuv by the write holding the stream's turn and not yet to the kernel

@@ -196,6 +196,10 @@ void Stream::close() noexcept {
 
 bool Stream::is_open() const noexcept { return core_ != nullptr && !core_->closed(); }
 
+std::optional<BrokenWrite> Stream::broken_write() const noexcept {
+    return core_ != nullptr ? core_->broken_write : std::nullopt;
+}
+
 std::size_t Stream::buffered() const noexcept { return core_ != nullptr ? core_->buffered() : 0; }
 
 std::size_t Stream::write_queue_size() const noexcept {

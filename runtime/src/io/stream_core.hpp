@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -100,6 +101,8 @@ public:
     [[nodiscard]] static bool waits_for_turn(const StreamTurn* turn) noexcept {
         return turn->linked();
     }
+    /// Set when a cancelled write breaks the stream (before it is closed).
+    std::optional<BrokenWrite> broken_write;
     /// The holder's request ended (its callback ran, or it ended without one): the next turns
     /// start, in order, until one stays in libuv. Nothing starts once the stream is closing.
     void end_turn() noexcept;

@@ -186,9 +186,12 @@ void StreamWriteAwaiter::on_cancel(Suspension* self) noexcept {
         return;
     }
     // This write holds the stream's turn: libuv's queue holds its bytes and nobody else's.
-    if (uv_stream_get_write_queue_size(core->stream()) == 0) {
+    const std::size_t unsent = uv_stream_get_write_queue_size(core->stream());
+    if (unsent == 0) {
         return;  // every byte is with the kernel: the write completed, its callback will say so
     }
+    core->broken_write =
+        BrokenWrite{writer->written_ + writer->in_flight_ - unsent, writer->data_.size()};
     // Some of its bytes are still queued and cannot be taken back: the stream is broken.
     // Closing it makes libuv call the request back with ECANCELED; the writes waiting behind it
     // (none of their bytes sent) get ECANCELED.
@@ -199,10 +202,15 @@ std::size_t StreamWriteAwaiter::resume_written() {
     const char* operation = all_ ? "write_all" : "write";
     finish(operation);
     if (result_ < 0) {
-        throw_io_error(result_, operation,
-                       result_ == UV_EBADF       ? "stream is closed"
-                       : result_ == UV_ECANCELED ? "stream closed while writing"
-                                                 : "");
+        const char* detail = "";
+        if (result_ == UV_EBADF) {
+            detail = "stream is closed";
+        } else if (result_ == UV_ECANCELED) {
+            detail = core_->broken_write && written_ == 0
+                         ? "stream broken by a cancelled write; none of this write was sent"
+                         : "stream closed while writing";
+        }
+        throw_io_error(result_, operation, detail);
     }
     return written_;
 }

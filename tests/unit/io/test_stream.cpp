@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -151,6 +152,7 @@ TEST_SUITE("stream") {
                     what = error.what();
                 }
                 CHECK(status == UV_ECANCELED);
+                CHECK(what.find("none of this write was sent") != std::string::npos);
                 CHECK_FALSE(client.is_open());
                 // The peer reads a prefix of A, then the end: not one byte of B.
                 const std::string received = co_await read_to_end(&server);
@@ -158,6 +160,42 @@ TEST_SUITE("stream") {
                 CHECK(std::memcmp(received.data(), first.data(), received.size()) == 0);
             }(),
             {.watchdog = 60s});
+    }
+
+    TEST_CASE(
+        "broken_write() tells how many bytes of the cancelled write got out: exactly what "
+        "the peer receives") {
+        run_test(
+            []() -> Task<void> {
+                auto pair = co_await connected_tcp_pair();
+                TcpStream& client = pair.first;
+                TcpStream& server = pair.second;
+                CHECK_FALSE(client.broken_write().has_value());
+                co_await client.write_all("head");  // an earlier write arrives whole
+                const std::vector<std::byte> data = pattern(big, 5);
+                TaskHandle<void> writer = co_await start_queued_write(&client, data);
+                writer.cancel();
+                CHECK_THROWS_AS(co_await writer, CancelledError);
+                const std::optional<BrokenWrite> broken = client.broken_write();
+                REQUIRE(broken.has_value());
+                CHECK(broken->size == data.size());
+                CHECK(broken->sent > 0);
+                CHECK(broken->sent < data.size());
+                const std::string received = co_await read_to_end(&server);
+                REQUIRE(received.size() == 4 + broken->sent);
+                CHECK(received.substr(0, 4) == "head");
+                CHECK(std::memcmp(received.data() + 4, data.data(), broken->sent) == 0);
+            }(),
+            {.watchdog = 60s});
+    }
+
+    TEST_CASE("broken_write() is empty after a plain close and on an empty stream") {
+        run_test([]() -> Task<void> {
+            auto pair = co_await connected_tcp_pair();
+            pair.first.close();
+            CHECK_FALSE(pair.first.broken_write().has_value());
+            CHECK_FALSE(TcpStream().broken_write().has_value());
+        }());
     }
 
     TEST_CASE(
