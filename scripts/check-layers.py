@@ -75,6 +75,7 @@ PUBLIC = {
     "stream.hpp": "io",
     "tcp.hpp": "io",
     "to_thread.hpp": "io",
+    "udp.hpp": "io",
     "detail/end_watch.hpp": "io",
     "detail/io_awaiter.hpp": "io",
     # the umbrella header

@@ -35,5 +35,6 @@
 #include "uvtask/this_task.hpp"
 #include "uvtask/timeout.hpp"
 #include "uvtask/to_thread.hpp"
+#include "uvtask/udp.hpp"
 #include "uvtask/wait_for.hpp"
 #include "uvtask/yield.hpp"
