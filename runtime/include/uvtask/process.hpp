@@ -88,7 +88,15 @@ private:
 ///
 /// Destroying a Process whose child is still running terminates the child the same way as a
 /// cancelled `wait()` (terminate signal, grace period, SIGKILL), in the background; libuv reaps
-/// it (no zombie) as long as the loop keeps running. Its pipes are closed.
+/// it (no zombie). Its pipes are closed.
+///
+/// No child outlives its loop: when the loop tears down (at the end of `run()`, or when a
+/// `Loop` is destroyed) with children still running — a Process destroyed just before, whose
+/// child ignores the terminate signal, or one destroyed with its task at teardown — the
+/// teardown finishes each termination itself: it sends the terminate signal if it was not sent
+/// yet, waits out what is left of `grace_period`, sends SIGKILL, and reaps the child. The
+/// teardown blocks meanwhile (at most the grace period, plus the moment SIGKILL takes; a child
+/// that survives SIGKILL for 5 s is reported through the loop's exception handler).
 class Process {
 public:
     Process() noexcept = default;

@@ -1,11 +1,18 @@
 // Processes: uv_spawn, a list of waiters woken by the exit callback, and termination
-// (signal, grace timer, SIGKILL) when a wait is cancelled or the Process is destroyed.
+// (signal, grace timer, SIGKILL) when a wait is cancelled or the Process is destroyed; a loop
+// service that finishes the termination of every child still running when the loop tears down.
 #include "uvtask/process.hpp"
 
+#include <sys/wait.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
+#include <chrono>
 #include <memory>
+#include <string>
+#include <thread>
 #include <utility>
 
 #include "io/stream_core.hpp"
@@ -14,9 +21,12 @@
 
 namespace uvtask::detail {
 
+class ProcessService;
+
 /// The child's libuv handles (process, grace timer) and what waiters need. Reference-counted:
-/// the Process, each wait awaiter, and libuv while either handle is open.
-class ProcessCore {
+/// the Process, each wait awaiter, and libuv while either handle is open. Linked in its loop's
+/// ProcessService from a successful spawn until the child has exited.
+class ProcessCore : public ListHook<ProcessCore> {
 public:
     explicit ProcessCore(const ProcessOptions& options) noexcept
         : terminate_signal_(options.terminate_signal), grace_(options.grace_period) {}
@@ -61,6 +71,7 @@ public:
             return;  // (pid 0: never spawned — kill(0, …) would signal our own process group)
         }
         terminating_ = true;
+        terminate_sent_ns_ = monotonic_ns();
         uv_process_kill(&process_, terminate_signal_);
         const auto grace = static_cast<std::uint64_t>(std::max<std::int64_t>(0, grace_.count()));
         uv_timer_start(
@@ -77,6 +88,13 @@ public:
     [[nodiscard]] int kill(int signum) noexcept {
         return exited_ || pid_ == 0 ? UV_ESRCH : uv_process_kill(&process_, signum);
     }
+
+    /// The loop tears down with the child still running: finishes its termination here and
+    /// now — the terminate signal (if not sent yet), what is left of the grace period, then
+    /// SIGKILL — and reaps it (no zombie). Blocks the teardown meanwhile.
+    void reap_at_teardown(LoopCore& loop) noexcept;
+
+    void set_service(ProcessService* service) noexcept { service_ = service; }
 
     [[nodiscard]] bool exited() const noexcept { return exited_; }
     [[nodiscard]] const ExitStatus& status() const noexcept { return status_; }
@@ -100,14 +118,13 @@ public:
     }
 
 private:
-    static void on_exit(uv_process_t* process, std::int64_t exit_status, int term_signal) noexcept {
-        // libuv has reaped the child (waitpid) before calling us.
-        auto* self = static_cast<ProcessCore*>(process->data);
-        self->exited_ = true;
-        self->status_ = ExitStatus{exit_status, term_signal};
-        self->close_handles();
-        while (ProcessWaitAwaiter* waiter = self->head_) {
-            self->remove(waiter);
+    static void on_exit(uv_process_t* process, std::int64_t exit_status, int term_signal) noexcept;
+    void exited_with(ExitStatus status) noexcept {
+        exited_ = true;
+        status_ = status;
+        close_handles();
+        while (ProcessWaitAwaiter* waiter = head_) {
+            remove(waiter);
             waiter->on_exit();
         }
     }
@@ -134,12 +151,103 @@ private:
     int pid_ = 0;
     int terminate_signal_;
     std::chrono::milliseconds grace_;
+    std::uint64_t terminate_sent_ns_ = 0;
+    ProcessService* service_ = nullptr;  // while linked in it
     bool exited_ = false;
     bool terminating_ = false;
     ExitStatus status_{};
     ProcessWaitAwaiter* head_ = nullptr;
     ProcessWaitAwaiter* tail_ = nullptr;
 };
+
+/// A loop's children still running. At teardown (after every task was destroyed, so every
+/// Process of a task has sent its terminate signal) it finishes each one's termination and
+/// reaps it: no child outlives its loop.
+class ProcessService final : public LoopService {
+public:
+    explicit ProcessService(LoopCore& loop) noexcept : loop_(loop) {}
+
+    void add(ProcessCore* core) noexcept {
+        children_.push_back(core);
+        core->set_service(this);
+    }
+    void remove(ProcessCore* core) noexcept {
+        children_.remove(core);
+        core->set_service(nullptr);
+    }
+
+    void close() noexcept override {
+        while (ProcessCore* core = children_.pop_front()) {
+            core->set_service(nullptr);
+            core->retain();  // closing its handles may drop libuv's reference
+            core->reap_at_teardown(loop_);
+            core->release();
+        }
+        std::unique_ptr<ProcessService> owned(this);  // no handle of its own
+    }
+
+private:
+    LoopCore& loop_;
+    IntrusiveList<ProcessCore, ProcessCore> children_;
+};
+
+void ProcessCore::on_exit(uv_process_t* process, std::int64_t exit_status,
+                          int term_signal) noexcept {
+    // libuv has reaped the child (waitpid) before calling us.
+    auto* self = static_cast<ProcessCore*>(process->data);
+    if (self->service_ != nullptr) {
+        self->service_->remove(self);
+    }
+    self->exited_with(ExitStatus{exit_status, term_signal});
+}
+
+void ProcessCore::reap_at_teardown(LoopCore& loop) noexcept {
+    if (exited_ || pid_ == 0) {
+        return;
+    }
+    terminate();  // no-op if already terminating
+    const int pid = pid_;
+    // From here on the child is ours to reap, not libuv's: closing the process handle takes it
+    // off libuv's list of children (whose SIGCHLD watch runs only inside uv_run anyway).
+    uv_timer_stop(&timer_);
+    const auto grace = static_cast<std::uint64_t>(std::max<std::int64_t>(0, grace_.count()));
+    const std::uint64_t kill_at = terminate_sent_ns_ + grace * 1'000'000;
+    const std::uint64_t give_up_at = std::max(kill_at, monotonic_ns()) + 5'000'000'000;
+    bool killed = false;
+    int status = 0;
+    auto nap = std::chrono::microseconds(50);
+    for (;;) {
+        const int reaped = ::waitpid(pid, &status, WNOHANG);
+        if (reaped == pid || (reaped < 0 && errno != EINTR)) {
+            break;  // reaped (or not our child any more: nothing left to reap)
+        }
+        const std::uint64_t now = monotonic_ns();
+        if (!killed && now >= kill_at) {
+            ::kill(pid, SIGKILL);  // the grace is over: kill for real
+            killed = true;
+        }
+        if (now >= give_up_at) {
+            try {
+                loop.report({"child process " + std::to_string(pid) +
+                                 " survived SIGKILL for 5 s at loop teardown; left unreaped",
+                             {},
+                             nullptr});
+            } catch (...) {
+                // out of memory for the message: nothing better to do
+            }
+            break;
+        }
+        std::this_thread::sleep_for(nap);  // teardown only
+        nap = std::min(nap * 2, std::chrono::microseconds(2000));
+    }
+    ExitStatus how{};
+    if (WIFEXITED(status)) {
+        how.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        how.term_signal = WTERMSIG(status);
+    }
+    exited_with(how);  // closes the handles; no task waits any more (all were destroyed)
+}
 
 // ---- wait()
 
@@ -253,6 +361,7 @@ Process spawn_process(std::vector<std::string> args, ProcessOptions options) {
         detail::throw_io_error(UV_EINVAL, "spawn", "no program given");
     }
     uv_loop_t* loop = loop_core->native();
+    detail::ProcessService& children = loop_core->service<detail::ProcessService>();
     Process process;
     process.core_ = std::make_unique<detail::ProcessCore>(options).release();
 
@@ -311,6 +420,7 @@ Process spawn_process(std::vector<std::string> args, ProcessOptions options) {
     if (const int rc = process.core_->spawn(loop, spawn_options); rc < 0) {
         detail::throw_io_error(rc, "spawn", args[0]);
     }
+    children.add(process.core_);
     return process;
 }
 

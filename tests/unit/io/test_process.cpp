@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <sys/wait.h>
+
 #include <array>
 #include <cerrno>
 #include <string>
@@ -31,6 +33,24 @@ ProcessOptions piped_stdout() {
     ProcessOptions options;
     options.stdout_mode = StdioMode::pipe;
     return options;
+}
+
+/// A child that ignores SIGTERM and says "ready" once its trap is in place.
+Process spawn_stubborn_child(std::chrono::milliseconds grace) {
+    ProcessOptions options = piped_stdout();
+    options.grace_period = grace;
+    // exec keeps the ignored disposition: sleep ignores SIGTERM too.
+    return spawn_process({"sh", "-c", "trap '' TERM; echo ready; exec sleep 30"}, options);
+}
+
+/// Whether `pid` is gone (reaped); if not, kills and reaps it so that no test leaves it behind.
+bool gone_or_cleaned_up(int pid) {
+    if (reaped(pid)) {
+        return true;
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return false;
 }
 
 }  // namespace
@@ -230,5 +250,55 @@ TEST_SUITE("process") {
             Process empty;
             CHECK_THROWS_AS((void)co_await empty.wait(), IoError);
         }());
+    }
+
+    TEST_CASE(
+        "a child that ignores SIGTERM does not outlive run(): the teardown kills and reaps "
+        "it") {
+        int pid = 0;
+        RunOptions options;
+        options.handle_sigint = false;
+        uvtask::run(
+            [](int* out) -> Task<void> {
+                Process child = spawn_stubborn_child(100ms);
+                std::array<char, 6> ready{};
+                co_await child.stdout_pipe().read_exact(ready);  // the trap is in place
+                *out = child.pid();
+            }(&pid),
+            options);  // main ends: the Process is destroyed (SIGTERM, ignored), then teardown
+        REQUIRE(pid > 0);
+        CHECK(gone_or_cleaned_up(pid));  // no zombie either: kill(pid, 0) is ESRCH
+    }
+
+    TEST_CASE("a Loop destroyed while a task waits on a stubborn child kills and reaps the child") {
+        uv_loop_t loop;
+        REQUIRE(uv_loop_init(&loop) == 0);
+        int pid = 0;
+        std::size_t reports = 0;
+        {
+            Loop adopted(&loop);
+            adopted.set_exception_handler([&](const ExceptionContext&) { ++reports; });
+            auto waiting = spawn([](int* out) -> Task<void> {
+                Process child = spawn_stubborn_child(50ms);
+                std::array<char, 6> ready{};
+                co_await child.stdout_pipe().read_exact(ready);
+                *out = child.pid();
+                (void)co_await child.wait(WaitCancel::leave_running);  // never returns
+            }(&pid));
+            while (pid == 0) {
+                uv_run(&loop, UV_RUN_ONCE);
+            }
+            for (int i = 0; i < 5; ++i) {
+                uv_run(&loop, UV_RUN_NOWAIT);  // the task now waits in wait()
+            }
+            CHECK_FALSE(waiting.done());
+        }  // destroys the pending task (its Process sends SIGTERM), then the loop's services
+        // Reaped by the teardown itself, not by a later uv_run of the application's.
+        const bool gone = reaped(pid);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(uv_loop_close(&loop) == 0);
+        CHECK(reports == 1);  // "Task was destroyed but it is pending!"
+        CHECK(gone);
+        CHECK(gone_or_cleaned_up(pid));
     }
 }
