@@ -66,24 +66,45 @@ private:
     bool exact_;
 };
 
-/// A write or a shutdown waiting for its turn on a stream. A stream hands libuv one write (or
-/// shutdown) at a time, in the order they were started; the others wait in the stream's queue,
-/// not in libuv's, so that a cancel can tell the cancelled request's bytes from everyone else's.
-/// Lives in the awaiter (no allocation); `linked()` while it waits in the queue.
-struct StreamTurn : ListHook<StreamTurn> {
-    /// Called when the turn comes: starts the request. Returns true if it is now in libuv (and
-    /// keeps the turn until its callback), false if it ended at once (its task was woken).
-    using StartHook = bool (*)(StreamTurn*) noexcept;
-    StartHook start = nullptr;
-    IoAwaiter* awaiter = nullptr;  // woken with ECANCELED if the stream closes while queued
+/// The part `write`, `write_all` and `shutdown` share: waiting for the stream's turn. A stream
+/// hands libuv one write (or shutdown) at a time, in the order they were started; the others
+/// wait in the stream's queue, not in libuv's, so that a cancel can tell the cancelled
+/// request's bytes from everyone else's. The awaiter is the queue's node (`linked()` while it
+/// waits): no allocation.
+class StreamTurnAwaiter : public IoAwaiter, public ListHook<StreamTurnAwaiter> {
+public:
+    StreamTurnAwaiter(const StreamTurnAwaiter&) = delete;
+    StreamTurnAwaiter& operator=(const StreamTurnAwaiter&) = delete;
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    /// The turn has come (called by the stream): starts the request. True if it is now in
+    /// libuv (it keeps the turn until its callback), false if it ended at once (task woken).
+    bool start_turn() noexcept;
+    /// The stream was closed while this request waited for its turn: nothing of it was sent.
+    void abort_turn() noexcept { complete(UV_ECANCELED); }
+
+protected:
+    /// Starts the request: 1 while it is in libuv, else its final status (0 or a libuv error).
+    using Starter = int (*)(StreamTurnAwaiter*) noexcept;
+    StreamTurnAwaiter(StreamCore* core, Starter starter) noexcept;
+    ~StreamTurnAwaiter();
+    /// For `await_suspend`, after `begin()` and the request's own checks: starts it now if the
+    /// stream is free (returns false if it ended at once), else queues it; suspends with `hook`.
+    bool suspend_for_turn(std::coroutine_handle<> resume_at, CancelHook hook) noexcept;
+    /// For the cancel hook: if the request still waits for its turn, withdraws it (no effect on
+    /// the stream) and completes the await cancelled. Returns whether it did.
+    bool withdraw_if_waiting() noexcept;
+
+    StreamCoreRef core_;
+
+private:
+    Starter starter_;
 };
 
 /// The part `write` and `write_all` share.
-class StreamWriteAwaiter : public IoAwaiter, private StreamTurn {
+class StreamWriteAwaiter : public StreamTurnAwaiter {
 public:
     StreamWriteAwaiter(StreamCore* core, std::span<const std::byte> data, bool all) noexcept;
     ~StreamWriteAwaiter();
-    [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     /// Called by the write request's callback.
     void on_written(int status) noexcept;
@@ -93,11 +114,9 @@ protected:
 
 private:
     static void on_cancel(Suspension* self) noexcept;
-    static bool start_turn(StreamTurn* self) noexcept;
     /// Hands `data_` to the kernel (uv_try_write) and libuv (uv_write). Returns 1 while a
     /// uv_write is in flight, else the final status (0 or a libuv error).
     int start_write() noexcept;
-    StreamCoreRef core_;
     std::span<const std::byte> data_;
     std::size_t written_ = 0;
     std::size_t in_flight_ = 0;    // bytes of data_ the uv_write carries
@@ -118,21 +137,18 @@ public:
 };
 
 /// `shutdown()`.
-class StreamShutdownAwaiter : public IoAwaiter, private StreamTurn {
+class StreamShutdownAwaiter : public StreamTurnAwaiter {
 public:
     explicit StreamShutdownAwaiter(StreamCore* core) noexcept;
     ~StreamShutdownAwaiter();
-    [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume();
     void on_shutdown(int status) noexcept;
 
 private:
     static void on_cancel(Suspension* self) noexcept;
-    static bool start_turn(StreamTurn* self) noexcept;
     /// `uv_shutdown`: 1 while in flight, else a libuv error.
     int start_shutdown() noexcept;
-    StreamCoreRef core_;
     StreamShutdownOp* op_ = nullptr;
 };
 

@@ -63,8 +63,8 @@ void StreamCore::close() noexcept {
     }
     wake_reader(UV_ECANCELED);
     reading_ = false;
-    while (StreamTurn* turn = turns_.pop_front()) {
-        turn->awaiter->complete(UV_ECANCELED);  // never handed to libuv
+    while (StreamTurnAwaiter* turn = turns_.pop_front()) {
+        turn->abort_turn();  // never handed to libuv
     }
     uv_close(&handle_.handle, &StreamCore::on_closed);
 }

@@ -84,10 +84,10 @@ public:
     /// reached instead (end, error).
     std::size_t take(std::span<std::byte> out, bool exact, const char* operation);
 
-    // ---- writing: libuv holds one write or shutdown of this stream at a time (see StreamTurn)
+    // ---- writing: libuv holds one write or shutdown at a time (see StreamTurnAwaiter)
     /// True if `turn` has the stream now (nobody else has it or waits for it); otherwise queues
-    /// it behind the others and returns false: its `start` hook is called when its turn comes.
-    [[nodiscard]] bool take_turn(StreamTurn* turn) noexcept {
+    /// it behind the others and returns false: its `start_turn()` is called when its turn comes.
+    [[nodiscard]] bool take_turn(StreamTurnAwaiter* turn) noexcept {
         if (turn_holder_ == nullptr && turns_.empty()) {
             turn_holder_ = turn;
             return true;
@@ -96,11 +96,7 @@ public:
         return false;
     }
     /// Unlinks `turn` if it is still waiting (cancelled or destroyed before its turn came).
-    void leave_turns(StreamTurn* turn) noexcept { turns_.remove(turn); }
-    /// Whether `turn` waits in the queue (its request was never handed to libuv).
-    [[nodiscard]] static bool waits_for_turn(const StreamTurn* turn) noexcept {
-        return turn->linked();
-    }
+    void leave_turns(StreamTurnAwaiter* turn) noexcept { turns_.remove(turn); }
     /// Set when a cancelled write breaks the stream (before it is closed).
     std::optional<BrokenWrite> broken_write;
     /// The holder's request ended (its callback ran, or it ended without one): the next turns
@@ -132,8 +128,8 @@ private:
     std::size_t want_ = 0;
     StreamReadAwaiter* reader_ = nullptr;
     ByteBuffer in_;
-    StreamTurn* turn_holder_ = nullptr;  // the write or shutdown libuv holds, if any
-    IntrusiveList<StreamTurn, StreamTurn> turns_;  // waiting, in the order they started
+    StreamTurnAwaiter* turn_holder_ = nullptr;                   // the one libuv holds, if any
+    IntrusiveList<StreamTurnAwaiter, StreamTurnAwaiter> turns_;  // waiting, in start order
 };
 
 /// A `uv_write_t` in flight: heap-allocated, owned by libuv until its callback.

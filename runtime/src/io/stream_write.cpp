@@ -1,4 +1,5 @@
-// Stream writing: write/write_all through uv_try_write, then one uv_write; shutdown.
+// Stream writing: the turn queue (libuv holds one write or shutdown of a stream at a time);
+// write/write_all through uv_try_write, then one uv_write; shutdown.
 #include <algorithm>
 #include <array>
 #include <memory>
@@ -27,12 +28,12 @@ std::size_t fill_bufs(std::span<const std::byte> data, std::span<uv_buf_t> bufs)
 void StreamCore::end_turn() noexcept {
     turn_holder_ = nullptr;
     while (turn_holder_ == nullptr && !closing_) {
-        StreamTurn* next = turns_.pop_front();
+        StreamTurnAwaiter* next = turns_.pop_front();
         if (next == nullptr) {
             return;
         }
         turn_holder_ = next;
-        if (!next->start(next)) {
+        if (!next->start_turn()) {
             turn_holder_ = nullptr;  // it ended at once, without a request in libuv
         }
     }
@@ -64,17 +65,59 @@ void on_shutdown_done(uv_shutdown_t* req, int status) noexcept {
 
 }  // namespace
 
-StreamWriteAwaiter::StreamWriteAwaiter(StreamCore* core, std::span<const std::byte> data,
-                                       bool all) noexcept
-    : core_(core), data_(data), all_(all) {
-    StreamTurn::start = &StreamWriteAwaiter::start_turn;
-    StreamTurn::awaiter = this;
-}
+// ---- the turn queue's side of an awaiter
 
-StreamWriteAwaiter::~StreamWriteAwaiter() {
-    if (StreamCore::waits_for_turn(this)) {
+StreamTurnAwaiter::StreamTurnAwaiter(StreamCore* core, Starter starter) noexcept
+    : core_(core), starter_(starter) {}
+
+StreamTurnAwaiter::~StreamTurnAwaiter() {
+    if (linked()) {
         core_->leave_turns(this);  // never handed to libuv (e.g. the frame dies at teardown)
     }
+}
+
+bool StreamTurnAwaiter::suspend_for_turn(std::coroutine_handle<> resume_at,
+                                         CancelHook hook) noexcept {
+    StreamCore* core = core_.get();
+    if (core->take_turn(this)) {
+        if (const int rc = starter_(this); rc != 1) {
+            core->end_turn();
+            return done_now(rc);
+        }
+    }  // else behind other requests: start_turn() runs when ours comes
+    park(resume_at, hook);
+    return true;
+}
+
+bool StreamTurnAwaiter::start_turn() noexcept {
+    const int rc = starter_(this);
+    if (rc == 1) {
+        return true;
+    }
+    complete(rc);
+    return false;
+}
+
+bool StreamTurnAwaiter::withdraw_if_waiting() noexcept {
+    if (!linked()) {
+        return false;
+    }
+    core_->leave_turns(this);  // nothing of it was handed to libuv: no effect on the stream
+    complete_cancelled();
+    return true;
+}
+
+// ---- write, write_all
+
+StreamWriteAwaiter::StreamWriteAwaiter(StreamCore* core, std::span<const std::byte> data,
+                                       bool all) noexcept
+    : StreamTurnAwaiter(core,
+                        [](StreamTurnAwaiter* self) noexcept {
+                            return static_cast<StreamWriteAwaiter*>(self)->start_write();
+                        }),
+      data_(data), all_(all) {}
+
+StreamWriteAwaiter::~StreamWriteAwaiter() {
     if (op_ != nullptr) {
         // Destroyed while libuv still writes from `data_`, which may die with this frame (loop
         // teardown): close the stream so libuv never reads the buffer again; the request's
@@ -98,27 +141,7 @@ bool StreamWriteAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexce
     if (all_ && data_.size() > max_request) {
         return done_now(UV_E2BIG);  // write_all of more than 16 GiB: write it in parts
     }
-    if (!core->take_turn(this)) {
-        park(resume_at, &on_cancel);  // behind other writes: start_turn runs when ours comes
-        return true;
-    }
-    const int rc = start_write();
-    if (rc != 1) {
-        core->end_turn();
-        return done_now(rc);
-    }
-    park(resume_at, &on_cancel);
-    return true;
-}
-
-bool StreamWriteAwaiter::start_turn(StreamTurn* self) noexcept {
-    auto* writer = static_cast<StreamWriteAwaiter*>(self);
-    const int rc = writer->start_write();
-    if (rc == 1) {
-        return true;
-    }
-    writer->complete(rc);
-    return false;
+    return suspend_for_turn(resume_at, &on_cancel);
 }
 
 int StreamWriteAwaiter::start_write() noexcept {
@@ -179,12 +202,10 @@ void StreamWriteAwaiter::on_cancel(Suspension* self) noexcept {
         return;  // a second cancel() while we wait for libuv's callback
     }
     writer->cancel_seen_ = true;
-    StreamCore* core = writer->core_.get();
-    if (StreamCore::waits_for_turn(writer)) {
-        core->leave_turns(writer);  // no byte of it was handed to libuv: no effect at all
-        writer->complete_cancelled();
+    if (writer->withdraw_if_waiting()) {
         return;
     }
+    StreamCore* core = writer->core_.get();
     // This write holds the stream's turn: libuv's queue holds its bytes and nobody else's.
     const std::size_t unsent = uv_stream_get_write_queue_size(core->stream());
     if (unsent == 0) {
@@ -217,15 +238,12 @@ std::size_t StreamWriteAwaiter::resume_written() {
 
 // ---- shutdown
 
-StreamShutdownAwaiter::StreamShutdownAwaiter(StreamCore* core) noexcept : core_(core) {
-    StreamTurn::start = &StreamShutdownAwaiter::start_turn;
-    StreamTurn::awaiter = this;
-}
+StreamShutdownAwaiter::StreamShutdownAwaiter(StreamCore* core) noexcept
+    : StreamTurnAwaiter(core, [](StreamTurnAwaiter* self) noexcept {
+          return static_cast<StreamShutdownAwaiter*>(self)->start_shutdown();
+      }) {}
 
 StreamShutdownAwaiter::~StreamShutdownAwaiter() {
-    if (StreamCore::waits_for_turn(this)) {
-        core_->leave_turns(this);
-    }
     if (op_ != nullptr) {
         op_->waiter = nullptr;  // the request lends libuv no memory of ours: let it finish
     }
@@ -239,27 +257,7 @@ bool StreamShutdownAwaiter::await_suspend(std::coroutine_handle<> resume_at) noe
     if (core == nullptr || core->closed()) {
         return done_now(UV_EBADF);
     }
-    if (!core->take_turn(this)) {
-        park(resume_at, &on_cancel);  // after the writes started before it
-        return true;
-    }
-    const int rc = start_shutdown();
-    if (rc != 1) {
-        core->end_turn();
-        return done_now(rc);
-    }
-    park(resume_at, &on_cancel);
-    return true;
-}
-
-bool StreamShutdownAwaiter::start_turn(StreamTurn* self) noexcept {
-    auto* awaiter = static_cast<StreamShutdownAwaiter*>(self);
-    const int rc = awaiter->start_shutdown();
-    if (rc == 1) {
-        return true;
-    }
-    awaiter->complete(rc);
-    return false;
+    return suspend_for_turn(resume_at, &on_cancel);  // after the writes started before it
 }
 
 int StreamShutdownAwaiter::start_shutdown() noexcept {
@@ -293,10 +291,8 @@ void StreamShutdownAwaiter::on_cancel(Suspension* self) noexcept {
         return;
     }
     awaiter->cancel_seen_ = true;
-    if (StreamCore::waits_for_turn(awaiter)) {
-        awaiter->core_->leave_turns(awaiter);  // not started: the stream is untouched
-        awaiter->complete_cancelled();
-        return;
+    if (awaiter->withdraw_if_waiting()) {
+        return;  // not started: the stream is untouched
     }
     // Holding the turn, the shutdown has no write queued before it (writes go to libuv one at
     // a time): it completes at once, and the cancel waits for the next suspension point.

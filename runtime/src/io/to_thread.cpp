@@ -53,11 +53,10 @@ void ToThreadAwaiterBase::wait_out(WorkItem& work) noexcept {
                 const std::string name = task_->name();
                 char age[32];
                 std::snprintf(age, sizeof age, "%.1f s", age_s);
-                loop().report(
-                    {"to_thread job of task '" + name + "' has run for " + age +
-                         " and blocks the loop's teardown (stop requested; waiting for "
-                         "it to return)",
-                     name, nullptr});
+                loop().report({"to_thread job of task '" + name + "' has run for " + age +
+                                   " and blocks the loop's teardown (stop requested; waiting for "
+                                   "it to return)",
+                               name, nullptr});
             } catch (...) {
                 // Out of memory for the report's text: keep waiting, report next time.
             }
