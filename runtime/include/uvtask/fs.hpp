@@ -242,9 +242,11 @@ private:
 /// atomically (a reader sees the old file or the new one, never neither); both must be on the
 /// same file system.
 ///
-/// Completes when: the rename is done. Suspension point: yes, with the file cancellation rule
-/// (a rename still waiting for a pool thread is dropped: `CancelledError`, nothing renamed; one
-/// already running completes, and the cancel waits for the next suspension point).
+/// Completes when: the rename is done.
+/// Suspension point: yes.
+/// On cancel: the file cancellation rule — a rename still waiting for a pool thread is dropped
+/// (`CancelledError`, nothing renamed); one already running completes, and the cancel waits
+/// for the next suspension point.
 /// Throws: `IoError` (operation "rename", detail "from -> to": `ENOENT`, `EXDEV`, `EISDIR`…);
 /// `InvalidStateError` outside a task. Thread safety: loop thread only.
 [[nodiscard]] inline detail::FsVoidAwaiter rename_file(std::string from, std::string to) noexcept {
@@ -254,7 +256,9 @@ private:
 
 /// Removes the file (or symlink) `path` (`uv_fs_unlink`).
 ///
-/// Completes when: it is removed. Suspension point: yes, with the file cancellation rule.
+/// Completes when: it is removed.
+/// Suspension point: yes.
+/// On cancel: the file cancellation rule (as for `rename_file`).
 /// Throws: `IoError` (operation "unlink", detail the path: `ENOENT`, `EISDIR`…);
 /// `InvalidStateError` outside a task. Thread safety: loop thread only.
 [[nodiscard]] inline detail::FsVoidAwaiter remove_file(std::string path) noexcept {

@@ -119,7 +119,8 @@ public:
     /// Several tasks may wait.
     ///
     /// Completes when: the child has exited and was reaped by libuv (no zombie).
-    /// Suspension point: yes. On cancel, as `on_cancel` says:
+    /// Suspension point: yes.
+    /// On cancel, as `on_cancel` says:
     /// - `WaitCancel::terminate` (the default): the child is terminated — `terminate_signal`,
     ///   then SIGKILL if it is still running after `grace_period` — and the task resumes with
     ///   `CancelledError` only once the child has exited and been reaped; `exit_status()` then

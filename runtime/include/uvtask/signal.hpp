@@ -66,7 +66,8 @@ private:
 /// `SignalReceiver`. `run()` handles SIGINT itself (it cancels the main task).
 ///
 /// Completes when: the signal arrives (at once if one arrived since the last wait).
-/// Suspension point: yes. On cancel: `CancelledError`; the handler stays installed, and a
+/// Suspension point: yes.
+/// On cancel: `CancelledError`; the handler stays installed, and a
 /// signal arriving later is kept for the next wait. If the signal was delivered before the
 /// cancel reached the wait, it is returned (atomic completion) and the cancel waits for the
 /// next suspension point.
@@ -91,7 +92,7 @@ public:
     SignalReceiver() noexcept = default;
     /// Installs the handlers of `signals` and starts queueing them.
     ///
-    /// Completes when: at once (not a suspension point; not cancellable).
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
     /// Throws: `IoError` (operation "SignalReceiver", `EINVAL` for an invalid signal or one that
     /// cannot be caught); `InvalidStateError` when the thread has no running uvtask Loop;
     /// `std::bad_alloc`. Thread safety: the loop's thread.
@@ -106,7 +107,8 @@ public:
     /// Returns the next signal received (its number): at once if one is queued.
     ///
     /// Completes when: a signal of the set is queued or arrives.
-    /// Suspension point: yes. On cancel: `CancelledError`, nothing taken; a signal arriving later
+    /// Suspension point: yes.
+    /// On cancel: `CancelledError`, nothing taken; a signal arriving later
     /// is queued for the next `receive()`. A signal delivered before the cancel reached the
     /// receive is returned (atomic completion) and the cancel waits for the next suspension
     /// point.
@@ -119,9 +121,11 @@ public:
 
     /// Signals queued, not yet received. Loop thread only.
     [[nodiscard]] std::size_t pending() const noexcept;
-    /// Stops receiving: not a suspension point, never throws, idempotent. Queued signals are
-    /// dropped; a task waiting in `receive()` gets `IoError` `ECANCELED`. The loop's handlers
-    /// stay installed (see `wait_signal`).
+    /// Stops receiving (idempotent). Queued signals are dropped; a task waiting in `receive()`
+    /// gets `IoError` `ECANCELED`. The loop's handlers stay installed (see `wait_signal`).
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: nothing. Thread safety: loop thread only.
     void close() noexcept;
     /// False once closed (or for an empty receiver).
     [[nodiscard]] bool is_open() const noexcept;

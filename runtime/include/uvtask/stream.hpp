@@ -336,7 +336,9 @@ public:
     /// for a writer that catches the `CancelledError` and must know what the peer may have
     /// received (e.g. to log it or resume on a new connection). Empty while no cancel broke
     /// the stream (open, closed by `close()`, a write error, or an empty stream).
-    /// Completes at once; not a suspension point; never throws. Loop thread only.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: nothing. Thread safety: loop thread only.
     [[nodiscard]] std::optional<BrokenWrite> broken_write() const noexcept;
     /// Bytes received and buffered, not yet returned by a read.
     [[nodiscard]] std::size_t buffered() const noexcept;

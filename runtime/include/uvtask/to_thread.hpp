@@ -151,7 +151,9 @@ concept ThreadFunction = std::move_constructible<std::decay_t<F>> &&
 /// result, or rethrows its exception. If `f` takes a `std::stop_token`, it is given one.
 /// `f` runs on another thread: it must not touch the loop or the task's objects unsynchronised.
 ///
-/// A suspension point. Cancellation:
+/// Completes when: `f` has returned and libuv is done with the request.
+/// Suspension point: yes.
+/// On cancel:
 /// - a pending cancel when it starts: `CancelledError`, `f` never runs;
 /// - cancelled while `f` waits for a pool thread: the work is `uv_cancel`led, `f` never runs,
 ///   `CancelledError`;
@@ -173,6 +175,10 @@ concept ThreadFunction = std::move_constructible<std::decay_t<F>> &&
 /// name; the message names the task and says how long the job has run, e.g. "to_thread job of
 /// task 'worker' has run for 6.1 s and blocks the loop's teardown (stop requested; waiting for
 /// it to return)"). A handler may use the report to unblock the job.
+///
+/// Throws: what `f` throws; `IoError` if libuv cannot queue the work; `InvalidStateError`
+/// outside a task.
+/// Thread safety: loop thread only (`f` itself runs on a pool thread).
 template <ThreadFunction F>
 [[nodiscard]] auto to_thread(F&& f) {
     using Fn = std::decay_t<F>;

@@ -132,7 +132,7 @@ public:
     /// A socket bound to `address` (port 0 picks a free port; "0.0.0.0" or "::" for every
     /// interface).
     ///
-    /// Completes when: at once (not a suspension point; not cancellable).
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
     /// Throws: `IoError` (operation "bind", detail the address: `EADDRINUSE`, `EACCES`,
     /// `EADDRNOTAVAIL`…); `InvalidStateError` when the thread has no running uvtask Loop.
     /// Thread safety: the loop's thread.
@@ -144,7 +144,7 @@ public:
     /// Connects the socket to `peer` (`uv_udp_connect`): `send` goes there, and only datagrams
     /// from `peer` are received. No packet is exchanged.
     ///
-    /// Completes when: at once (not a suspension point; not cancellable).
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
     /// Throws: `IoError` (operation "connect": `EISCONN` if already connected, `EBADF` when
     /// closed, `EAFNOSUPPORT`…). Thread safety: loop thread only.
     void connect(const SocketAddress& peer);
@@ -152,12 +152,13 @@ public:
     /// Sends `data` as one datagram to `peer`. `data` is copied if the datagram cannot be sent
     /// at once, so it need not outlive the call.
     ///
-    /// Completes when: the datagram was handed to the kernel.
-    /// Suspension point: yes (a pending cancel is thrown before anything is sent). On cancel:
-    /// a datagram libuv holds cannot be taken back, and UDP has no flow control, so it goes out
-    /// soon: the send waits for it and completes normally (atomic completion: it happened), and
-    /// the cancel waits for the next suspension point. If the socket is closed before libuv sent
-    /// it, nothing was sent and the cancelled send throws `CancelledError`.
+    /// Completes when: the datagram was handed to the kernel (at once, without suspending, if
+    /// the socket takes it at once).
+    /// Suspension point: yes (a pending cancel is thrown before anything is sent).
+    /// On cancel: a datagram libuv holds cannot be taken back, and UDP has no flow control, so
+    /// it goes out soon: the send waits for it and completes normally (atomic completion: it
+    /// happened), and the cancel waits for the next suspension point. If the socket is closed
+    /// before libuv sent it, nothing was sent and the cancelled send throws `CancelledError`.
     /// Throws: `IoError` (operation "send_to", detail the peer: `EMSGSIZE` for a datagram too
     /// large, `EISCONN` on a connected socket, `ENETUNREACH`…; `EBADF` when closed, `ECANCELED`
     /// if closed meanwhile); `InvalidStateError` outside a task. Thread safety: loop thread.
@@ -183,7 +184,8 @@ public:
     /// who sent it. Returns at once, without suspending, if a datagram is queued.
     ///
     /// Completes when: a datagram (or a receive error) is there.
-    /// Suspension point: yes. On cancel: while waiting, `CancelledError`, nothing taken; the
+    /// Suspension point: yes.
+    /// On cancel: while waiting, `CancelledError`, nothing taken; the
     /// socket stays usable and a datagram arriving later goes to the next receive. A datagram
     /// that arrived before the cancel reached the receive is returned (atomic completion) and
     /// the cancel waits for the next suspension point.
@@ -209,9 +211,12 @@ public:
         return {core_, std::as_writable_bytes(out)};
     }
 
-    /// Closes the socket now: not a suspension point, never throws, idempotent. Queued
-    /// datagrams are discarded; a waiting receive gets `IoError` `ECANCELED`, and so does a
-    /// send libuv has not sent yet (`CancelledError` if that send was cancelled).
+    /// Closes the socket now (idempotent). Queued datagrams are discarded; a waiting receive
+    /// gets `IoError` `ECANCELED`, and so does a send libuv has not sent yet (`CancelledError`
+    /// if that send was cancelled). libuv frees the handle in its close callback, later.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: nothing. Thread safety: loop thread only.
     void close() noexcept;
     /// False once closed (or for an empty socket).
     [[nodiscard]] bool is_open() const noexcept;

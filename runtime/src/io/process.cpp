@@ -69,8 +69,9 @@ void ProcessCore::reap_at_teardown(LoopCore& loop) noexcept {
     }
     terminate();  // no-op if already terminating
     const int pid = pid_;
-    // From here on the child is ours to reap, not libuv's: closing the process handle takes it
-    // off libuv's list of children (whose SIGCHLD watch runs only inside uv_run anyway).
+    // From here on the child is ours to reap, not libuv's: libuv reaps only inside uv_run (its
+    // SIGCHLD watch), which does not run during teardown, and `exited_with` below closes the
+    // process handle, which takes it off libuv's list of children before uv_run runs again.
     uv_timer_stop(&timer_);
     const auto grace = static_cast<std::uint64_t>(std::max<std::int64_t>(0, grace_.count()));
     const std::uint64_t kill_at = terminate_sent_ns_ + grace * 1'000'000;

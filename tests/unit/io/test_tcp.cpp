@@ -114,8 +114,8 @@ TEST_SUITE("tcp") {
             []() -> Task<void> {
                 constexpr std::size_t total = 64u << 20;
                 auto pair = co_await connected_tcp_pair();
-            TcpStream& client = pair.first;
-            TcpStream& server = pair.second;
+                TcpStream& client = pair.first;
+                TcpStream& server = pair.second;
                 client.set_nodelay(true);
                 auto receiver = spawn([](TcpStream* stream) -> Task<std::size_t> {
                     ByteGenerator expected(42);
@@ -149,7 +149,8 @@ TEST_SUITE("tcp") {
         run_test([]() -> Task<void> {
             TcpListener listener = TcpListener::bind("127.0.0.1", 0);
             auto server = spawn(echo_server(&listener, 1));
-            TcpStream client = co_await TcpStream::connect("localhost", listener.local_address().port());
+            TcpStream client =
+                co_await TcpStream::connect("localhost", listener.local_address().port());
             CHECK(client.peer_address() == listener.local_address());
             CHECK(client.local_address().ip() == "127.0.0.1");
             client.set_keepalive(true, 30s);
@@ -188,7 +189,8 @@ TEST_SUITE("tcp") {
         }());
     }
 
-    TEST_CASE("a read cancelled before data arrived throws CancelledError; the stream stays usable") {
+    TEST_CASE(
+        "a read cancelled before data arrived throws CancelledError; the stream stays usable") {
         run_test([]() -> Task<void> {
             auto pair = co_await connected_tcp_pair();
             TcpStream& client = pair.first;
@@ -483,7 +485,7 @@ TEST_SUITE("tcp") {
                 *go = true;
                 TcpStream stream = co_await TcpStream::connect(a);
                 const bool usable = stream.is_open();
-                co_return usable && this_task::cancel_requested();
+                co_return usable&& this_task::cancel_requested();
             }(listener.local_address(), &started));
             CancelAfterCompletion canceller(
                 connecting, [&] { return started && uvtask::testing::some_task_ready(); });
@@ -496,9 +498,8 @@ TEST_SUITE("tcp") {
     TEST_CASE("a cancelled accept takes no connection: the next accept gets it") {
         run_test([]() -> Task<void> {
             TcpListener listener = TcpListener::bind("127.0.0.1", 0);
-            auto accepting = spawn([](TcpListener* l) -> Task<void> {
-                (void)co_await l->accept();
-            }(&listener));
+            auto accepting =
+                spawn([](TcpListener* l) -> Task<void> { (void)co_await l->accept(); }(&listener));
             co_await yield_now();
             accepting.cancel();
             CHECK_THROWS_AS(co_await accepting, CancelledError);
@@ -531,9 +532,8 @@ TEST_SUITE("tcp") {
     TEST_CASE("closing a listener wakes a waiting accept with IoError ECANCELED; then EBADF") {
         run_test([]() -> Task<void> {
             TcpListener listener = TcpListener::bind("127.0.0.1", 0);
-            auto accepting = spawn([](TcpListener* l) -> Task<void> {
-                (void)co_await l->accept();
-            }(&listener));
+            auto accepting =
+                spawn([](TcpListener* l) -> Task<void> { (void)co_await l->accept(); }(&listener));
             co_await yield_now();
             listener.close();
             int status = 0;
