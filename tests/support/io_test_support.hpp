@@ -246,29 +246,4 @@ Task<void> until(Condition condition) {
     }
 }
 
-/// Reads `stream` until its end; returns everything read.
-inline Task<std::string> read_to_end(Stream* stream) {
-    std::string all;
-    std::array<char, 4096> buffer{};
-    while (true) {
-        const std::size_t n = co_await stream->read_some(buffer);
-        if (n == 0) {
-            co_return all;
-        }
-        all.append(buffer.data(), n);
-    }
-}
-
-/// A connected TCP pair over IPv4 loopback: [0] the client side, [1] the server side.
-inline Task<std::pair<TcpStream, TcpStream>> connected_tcp_pair() {
-    TcpListener listener = TcpListener::bind("127.0.0.1", 0);
-    TaskHandle<TcpStream> accepting = spawn([](TcpListener* l) -> Task<TcpStream> {
-        TcpStream s = co_await l->accept();
-        co_return s;
-    }(&listener));
-    TcpStream client = co_await TcpStream::connect(listener.local_address());
-    TcpStream server = co_await accepting;
-    co_return std::pair<TcpStream, TcpStream>{std::move(client), std::move(server)};
-}
-
 }  // namespace uvtask::testing

@@ -1,134 +1,90 @@
-// this_task: cancel_requested(), stop_token() and on_cancel() — what code that cannot suspend
-// sees of a cancel.
+// this_task (docs/semantics.md §3.9): code that cannot suspend sees a cancel request.
 #include <uvtask/this_task.hpp>
 
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <chrono>
-#include <stdexcept>
-#include <thread>
-#include <vector>
+#include <stop_token>
 
 #include <uvtask/uvtask.hpp>
 
-#include "outcome.hpp"
+#include "cancel_support.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
-using uvtask::testing::outcome_of;
+using uvtask::testing::block_thread_for;
+using uvtask::testing::cancel_of;
+using uvtask::testing::catch_and_return;
+using uvtask::testing::Clock;
+using uvtask::testing::join;
+using uvtask::testing::result_cancel;
 using uvtask::testing::run_test;
-using uvtask::testing::settled;
-
-namespace {
-
-Task<void> sleep_briefly() { co_await sleep(2ms); }
-
-struct Calls {
-    int count = 0;
-    std::thread::id thread;
-    bool cancel_seen_in_callback = false;
-};
-
-/// Registers an on_cancel callback, then sleeps until cancelled.
-Task<void> registered_sleeper(Calls* calls) {
-    auto registration = this_task::on_cancel([calls] {
-        ++calls->count;
-        calls->thread = std::this_thread::get_id();
-        calls->cancel_seen_in_callback = this_task::cancel_requested();
-    });
-    co_await sleep(10s);
-}
-
-Task<void> registers_and_returns(Calls* calls) {
-    {
-        auto registration = this_task::on_cancel([calls] { ++calls->count; });
-        co_await sleep(1ms);
-    }  // unregistered here
-    co_await sleep(10s);
-}
-
-}  // namespace
+using uvtask::testing::set_flag;
+using uvtask::testing::set_flag_and_return;
+using uvtask::testing::sleep_and_record;
+using uvtask::testing::sleep_catching_cancel;
+using uvtask::testing::sleep_for;
+using uvtask::testing::sleep_forever;
+using uvtask::testing::SleepRecord;
+using uvtask::testing::yield_once;
+using uvtask::testing::yield_until;
 
 TEST_SUITE("this_task") {
-    TEST_CASE("on_cancel runs its callback once, on the loop's thread, when the task is "
-              "cancelled from another thread") {
+    namespace {
+    struct NoSuspendRecord {
+        TaskHandle<void>* self = nullptr;
+        bool requested_before = true;
+        bool token_before = true;
+        bool requested_after_cancel = false;
+        bool token_after_cancel = false;
+        bool callback_ran = false;
+        bool requested_after_delivery = true;
+        bool token_after_delivery = false;
+        bool late_token_requested = false;
+        bool delivered = false;
+    };
+    Task<void> observe_without_suspending(NoSuspendRecord* record) {
+        std::stop_token token = this_task::stop_token();
+        std::stop_callback callback(token, [record]() noexcept { record->callback_ran = true; });
+        record->requested_before = this_task::cancel_requested();
+        record->token_before = token.stop_requested();
+        record->self->cancel("see me");
+        // Code that cannot suspend sees the request at once.
+        record->requested_after_cancel = this_task::cancel_requested();
+        record->token_after_cancel = token.stop_requested();
+        record->late_token_requested = this_task::stop_token().stop_requested();
+        auto error = co_await cancel_of(yield_once());
+        record->delivered = error.has_value();
+        // Delivered: no request is pending any more, but a stop token cannot be reset.
+        record->requested_after_delivery = this_task::cancel_requested();
+        record->token_after_delivery = token.stop_requested();
+    }
+    }  // namespace
+
+    TEST_CASE(
+        "3.9 this_task::cancel_requested and stop_token see the request from code that cannot "
+        "suspend") {
         run_test([]() -> Task<void> {
-            Calls calls;
-            TaskHandle<void> task = spawn(registered_sleeper(&calls));
-            co_await yield_now();
-            std::thread other([task] { CHECK(task.cancel("from elsewhere")); });
-            other.join();
-            Outcome<void> out = co_await settled(task);
-            CHECK(out.threw<CancelledError>());
-            CHECK(calls.count == 1);
-            CHECK(calls.thread == std::this_thread::get_id());  // the loop's thread, not other's
+            NoSuspendRecord record;
+            TaskHandle<void> handle = spawn(observe_without_suspending(&record));
+            record.self = &handle;
+            co_await handle;
+            CHECK_FALSE(record.requested_before);
+            CHECK_FALSE(record.token_before);
+            CHECK(record.requested_after_cancel);
+            CHECK(record.token_after_cancel);
+            CHECK(record.callback_ran);
+            CHECK(record.late_token_requested);
+            CHECK(record.delivered);
+            CHECK_FALSE(record.requested_after_delivery);
+            CHECK(record.token_after_delivery);
         }());
     }
 
-    TEST_CASE("on_cancel runs once for several requests, before the awaited operation is "
-              "interrupted") {
-        run_test([]() -> Task<void> {
-            Calls calls;
-            TaskHandle<void> task = spawn(registered_sleeper(&calls));
-            co_await yield_now();
-            task.cancel("one");
-            task.cancel("two");
-            co_await settled(task);
-            CHECK(calls.count == 1);
-        }());
-    }
-
-    TEST_CASE("on_cancel with a request already pending runs the callback at once") {
-        run_test([]() -> Task<void> {
-            auto body = []() -> Task<int> {
-                co_await non_cancellable(sleep_briefly());
-                int count = 0;
-                auto registration = this_task::on_cancel([&count] { ++count; });
-                const int now = count;  // 1: ran inside on_cancel()
-                co_return now;
-            };
-            TaskHandle<int> task = spawn(body());
-            co_await yield_now();
-            task.cancel();
-            Outcome<int> out = co_await settled(task);
-            REQUIRE(out.ok());
-            CHECK(*out.value == 1);
-        }());
-    }
-
-    TEST_CASE("a destroyed on_cancel registration is never called") {
-        run_test([]() -> Task<void> {
-            Calls calls;
-            TaskHandle<void> task = spawn(registers_and_returns(&calls));
-            co_await sleep(5ms);
-            task.cancel();
-            co_await settled(task);
-            CHECK(calls.count == 0);
-        }());
-    }
-
-    TEST_CASE("an exception from an on_cancel callback goes to the exception handler") {
-        testing::TestRun run = run_test(
-            []() -> Task<void> {
-                auto body = []() -> Task<void> {
-                    auto registration =
-                        this_task::on_cancel([] { throw std::runtime_error("callback failed"); });
-                    co_await sleep(10s);
-                };
-                TaskHandle<void> task = spawn(body());
-                co_await yield_now();
-                task.cancel();
-                co_await settled(task);
-            }(),
-            {.expect_reports = true});
-        REQUIRE(run.reports.size() == 1);
-        CHECK(run.reports[0].message == "exception in a this_task::on_cancel callback");
-    }
-
-    TEST_CASE("on_cancel outside a task is an InvalidStateError") {
-        CHECK_THROWS_AS((void)this_task::on_cancel([] {}), InvalidStateError);
+    TEST_CASE(
+        "3.9 outside a task cancel_requested() is false and stop_token() is an "
+        "InvalidStateError") {
+        CHECK_FALSE(this_task::cancel_requested());
+        CHECK_THROWS_AS((void)this_task::stop_token(), InvalidStateError);
     }
 }

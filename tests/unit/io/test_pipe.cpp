@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "io_test_support.hpp"
+#include "tcp_test_support.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "io_test_support.hpp"
+#include "tcp_test_support.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;

@@ -13,12 +13,13 @@
 #include <vector>
 
 #include "io_test_support.hpp"
+#include "tcp_test_support.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
 using uvtask::testing::ByteGenerator;
-using uvtask::testing::connected_tcp_pair;
+using uvtask::testing::connected_pair;
 using uvtask::testing::read_to_end;
 using uvtask::testing::run_test;
 using uvtask::testing::until;
@@ -73,7 +74,7 @@ TEST_SUITE("stream") {
         "the stream usable") {
         run_test(
             []() -> Task<void> {
-                auto pair = co_await connected_tcp_pair();
+                auto pair = co_await connected_pair();
                 TcpStream& client = pair.first;
                 TcpStream& server = pair.second;
                 const std::vector<std::byte> first = pattern(big, 1);
@@ -103,7 +104,7 @@ TEST_SUITE("stream") {
         "usable") {
         run_test(
             []() -> Task<void> {
-                auto pair = co_await connected_tcp_pair();
+                auto pair = co_await connected_pair();
                 TcpStream& client = pair.first;
                 TcpStream& server = pair.second;
                 const std::vector<std::byte> first = pattern(big, 3);
@@ -131,7 +132,7 @@ TEST_SUITE("stream") {
         "behind it gets IoError ECANCELED and sends nothing") {
         run_test(
             []() -> Task<void> {
-                auto pair = co_await connected_tcp_pair();
+                auto pair = co_await connected_pair();
                 TcpStream& client = pair.first;
                 TcpStream& server = pair.second;
                 const std::vector<std::byte> first = pattern(big, 4);
@@ -167,7 +168,7 @@ TEST_SUITE("stream") {
         "the peer receives") {
         run_test(
             []() -> Task<void> {
-                auto pair = co_await connected_tcp_pair();
+                auto pair = co_await connected_pair();
                 TcpStream& client = pair.first;
                 TcpStream& server = pair.second;
                 CHECK_FALSE(client.broken_write().has_value());
@@ -191,7 +192,7 @@ TEST_SUITE("stream") {
 
     TEST_CASE("broken_write() is empty after a plain close and on an empty stream") {
         run_test([]() -> Task<void> {
-            auto pair = co_await connected_tcp_pair();
+            auto pair = co_await connected_pair();
             pair.first.close();
             CHECK_FALSE(pair.first.broken_write().has_value());
             CHECK_FALSE(TcpStream().broken_write().has_value());
@@ -203,7 +204,7 @@ TEST_SUITE("stream") {
         "each whole") {
         run_test(
             []() -> Task<void> {
-                auto pair = co_await connected_tcp_pair();
+                auto pair = co_await connected_pair();
                 TcpStream& client = pair.first;
                 TcpStream& server = pair.second;
                 std::vector<std::vector<std::byte>> parts;
@@ -235,7 +236,7 @@ TEST_SUITE("stream") {
     TEST_CASE("closing a stream wakes the writes waiting for their turn with IoError ECANCELED") {
         run_test(
             []() -> Task<void> {
-                auto pair = co_await connected_tcp_pair();
+                auto pair = co_await connected_pair();
                 TcpStream& client = pair.first;
                 const std::vector<std::byte> first = pattern(big, 20);
                 const std::vector<std::byte> second(4096, std::byte{1});
@@ -266,7 +267,7 @@ TEST_SUITE("stream") {
             Loop adopted(&loop);
             adopted.set_exception_handler([&](const ExceptionContext&) { ++reports; });
             auto setup = spawn([]() -> Task<void> {
-                auto pair = co_await connected_tcp_pair();
+                auto pair = co_await connected_pair();
                 // Each writer owns its data; the pair lives in a task that waits forever.
                 (void)spawn([](std::pair<TcpStream, TcpStream> p) -> Task<void> {
                     std::vector<std::byte> a = pattern(big, 30);

@@ -12,23 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "misuse_support.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
+using uvtask::testing::contains;
 using uvtask::testing::Counted;
+using uvtask::testing::Reports;
 
 namespace {
-
-// Records what run()'s loop reports; the tests that expect none check that it stays empty.
-struct Reports {
-    std::vector<ExceptionContext> seen;
-    RunOptions options() {
-        RunOptions o;
-        o.exception_handler = [this](const ExceptionContext& c) { seen.push_back(c); };
-        return o;
-    }
-};
 
 Task<int> returns_after_sleep(int value) {
     co_await sleep(1ms);
@@ -320,5 +313,45 @@ TEST_SUITE("run") {
             CHECK(Loop::current() == nullptr);
         }
         CHECK(reports.seen.empty());
+    }
+
+    TEST_CASE("6 negative durations in RunOptions are an InvalidDurationError from run()") {
+        Reports reports;
+        bool ran = false;
+        auto body = [](bool* flag) -> Task<void> {
+            *flag = true;
+            co_return;
+        };
+        RunOptions bad_grace;
+        bad_grace.shutdown_grace = -1ms;
+        bad_grace.exception_handler = reports.handler();
+        CHECK_THROWS_AS(run(body(&ran), bad_grace), InvalidDurationError);
+        RunOptions bad_slice;
+        bad_slice.time_slice = -1ns;
+        bad_slice.exception_handler = reports.handler();
+        CHECK_THROWS_AS(run(body(&ran), bad_slice), InvalidDurationError);
+        CHECK_FALSE(ran);
+        CHECK(reports.seen.empty());
+        CHECK(Loop::current() == nullptr);
+    }
+
+    TEST_CASE("6 run() inside run() is an InvalidStateError") {
+        const int v = run([]() -> Task<int> {
+            bool inner_ran = false;
+            auto inner = [](bool* flag) -> Task<int> {
+                *flag = true;
+                co_return 1;
+            };
+            try {
+                (void)run(inner(&inner_ran));
+                FAIL("a nested run() returned");
+            } catch (const InvalidStateError& e) {
+                CHECK(contains(e.what(), "Loop"));
+            }
+            CHECK_FALSE(inner_ran);
+            co_await yield_now();  // the outer loop still works
+            co_return 2;
+        }());
+        CHECK(v == 2);
     }
 }
