@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "outcome.hpp"
@@ -55,6 +56,12 @@ Task<void> wait_on(Condition* condition, Lock* lock, bool* held_on_cancel) {
         *held_on_cancel = lock->locked();
         throw;
     }
+}
+
+/// Locks `lock` (never unlocked: the test destroys it) and waits on `condition`.
+Task<void> wait_without_guard(Condition* condition, Lock* lock) {
+    co_await lock->lock();
+    co_await condition->wait();
 }
 
 Task<void> notify(State* state, std::size_t n) {
@@ -158,7 +165,7 @@ TEST_SUITE("condition") {
             {
                 LockGuard guard = co_await state.condition.scoped();
                 state.condition.notify(1);
-            }                // the lock is handed to `first` here…
+            }  // the lock is handed to `first` here…
             first.cancel();  // …and it is cancelled before it runs
             Outcome<void> out = co_await settled(first);
             CHECK(out.threw<CancelledError>());
@@ -266,6 +273,23 @@ TEST_SUITE("condition") {
             CHECK(out.as<CancelledError>()->message() == "late");
             CHECK(held_on_cancel);
             CHECK_FALSE(lock.locked());
+        }());
+    }
+
+    TEST_CASE("a notified waiter whose Lock is destroyed while it waits for it throws") {
+        run_test([]() -> Task<void> {
+            std::optional<Lock> lock(std::in_place);
+            Condition condition(*lock);
+            TaskHandle<void> w = spawn(wait_without_guard(&condition, &*lock));
+            co_await yield_now();
+            co_await lock->lock();
+            condition.notify(1);  // `w` now waits for the lock we hold…
+            CHECK(lock->waiters() == 1);
+            lock.reset();  // …which goes
+            Outcome<void> out = co_await settled(w);
+            REQUIRE(out.threw<InvalidStateError>());
+            CHECK(std::string(out.as<InvalidStateError>()->what()).find("Lock was destroyed") !=
+                  std::string::npos);
         }());
     }
 }
