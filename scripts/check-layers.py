@@ -54,6 +54,7 @@ PUBLIC = {
     "lock.hpp": "sync",
     "queue.hpp": "sync",
     "semaphore.hpp": "sync",
+    "detail/wait_awaiter.hpp": "sync",
     "detail/wait_list.hpp": "sync",
     # structured: task groups, gather, race
     "exception_group.hpp": "structured",

@@ -2,10 +2,10 @@
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 #include <utility>
 
-#include "uvtask/detail/suspension_point.hpp"
-#include "uvtask/detail/wait_list.hpp"
+#include "uvtask/detail/wait_awaiter.hpp"
 
 namespace uvtask {
 
@@ -14,31 +14,14 @@ class Condition;
 
 namespace detail {
 
-/// A task queued for a Lock. `granted` runs when `unlock()` hands the lock to it (the lock stays
-/// locked: ownership passes directly, so nobody can barge in ahead of the queue).
-struct LockWaiter : WaitNode {
-    using Hook = void (*)(LockWaiter*) noexcept;
-    Hook granted = nullptr;
-    Hook lock_destroyed = nullptr;  // the Lock is being destroyed with this waiter queued
-};
-
-class LockAwaiter : public SuspensionPoint, public LockWaiter {
+class LockAwaiter : public WaitAwaiter {
 public:
     explicit LockAwaiter(Lock* lock) noexcept : lock_(lock) {}
-    ~LockAwaiter();
-    [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume();
 
 protected:
     Lock* lock_;
-
-private:
-    friend class uvtask::Lock;
-    static void on_granted(LockWaiter* self) noexcept;
-    static void on_lock_destroyed(LockWaiter* self) noexcept;
-    static void on_cancel_hook(Suspension* self) noexcept;
-    bool handed_ = false;  // the lock was handed over by unlock() while we waited
 };
 
 class ScopedLockAwaiter;
@@ -46,12 +29,41 @@ class ConditionWaitAwaiter;
 
 }  // namespace detail
 
-/// Owns a locked `Lock` and unlocks it when destroyed (or by `unlock()`). Movable.
+/// Owns a locked `Lock` and unlocks it when destroyed (or by `unlock()`). Movable, not copyable.
+/// Thread safety: loop thread only, like the Lock.
 class [[nodiscard]] LockGuard {
 public:
+    /// A guard that owns nothing.
+    ///
+    /// Completes when: at once.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: any thread.
     LockGuard() noexcept = default;
+    /// Adopts `lock`, which the caller holds (it is not locked here).
+    ///
+    /// Completes when: at once.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: loop thread only.
     explicit LockGuard(Lock& lock) noexcept : lock_(&lock) {}
+    /// Takes over what `other` owns; `other` owns nothing after.
+    ///
+    /// Completes when: at once.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: loop thread only.
     LockGuard(LockGuard&& other) noexcept : lock_(std::exchange(other.lock_, nullptr)) {}
+    /// Unlocks what this guard owns, then takes over what `other` owns.
+    ///
+    /// Completes when: at once.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: loop thread only.
     LockGuard& operator=(LockGuard&& other) noexcept {
         if (this != &other) {
             unlock();
@@ -61,11 +73,30 @@ public:
     }
     LockGuard(const LockGuard&) = delete;
     LockGuard& operator=(const LockGuard&) = delete;
+    /// `unlock()`.
+    ///
+    /// Completes when: at once.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: loop thread only.
     ~LockGuard() { unlock(); }
 
-    /// Unlocks now (idempotent).
+    /// Unlocks now, if the guard owns its lock (idempotent): like `Lock::unlock()`.
+    ///
+    /// Completes when: at once.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: loop thread only.
     void unlock() noexcept;
     /// True while the guard owns its lock.
+    ///
+    /// Completes when: at once.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: loop thread only.
     [[nodiscard]] bool owns_lock() const noexcept { return lock_ != nullptr; }
 
 private:
@@ -73,7 +104,7 @@ private:
 };
 
 /// A mutual-exclusion lock for tasks of one loop (asyncio.Lock). Not reentrant and not owned by
-/// a task: any task may `unlock()` it. Loop thread only; not copyable or movable.
+/// a task: any task may `unlock()` it. Not copyable or movable.
 ///
 /// **Fair**: waiters get the lock in the order they asked for it. `unlock()` with waiters hands
 /// the lock directly to the first one (it stays locked), so a task calling `lock()` meanwhile
@@ -85,40 +116,90 @@ private:
 /// next waiter (or unlocked) and the waiter gets `CancelledError` — acquiring is undone, so
 /// cancellation wins (asyncio does the same). Nothing is leaked either way.
 ///
-/// Destroying a Lock that tasks still wait on wakes them with `InvalidStateError`.
+/// Thread safety: loop thread only, like every member.
 class Lock {
 public:
+    /// An unlocked Lock.
+    ///
+    /// Completes when: at once.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: any thread; then used on one loop's thread only.
     Lock() noexcept = default;
     Lock(const Lock&) = delete;
     Lock& operator=(const Lock&) = delete;
-    ~Lock();
+    /// Destroys the Lock; tasks still waiting for it are woken and their `lock()` throws
+    /// `InvalidStateError` (a Condition's waiter re-acquiring it too).
+    ///
+    /// Completes when: at once; the waiters resume later, from the ready queue.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: loop thread only.
+    ~Lock() = default;
 
-    /// Acquires the lock, waiting in FIFO order if it is locked. Completes when this task holds
-    /// the lock. A suspension point: a pending cancel is thrown at once, without acquiring. Throws
-    /// `CancelledError` (the lock not held), `InvalidStateError` outside a task or if the Lock is
-    /// destroyed meanwhile. Pair with `unlock()`, or prefer `scoped()`.
+    /// Acquires the lock, waiting in FIFO order if it is locked: `co_await lock.lock();` … then
+    /// `unlock()`, or prefer `scoped()`.
+    ///
+    /// Completes when: this task holds the lock — at once if it is free and nobody waits, else
+    /// when an `unlock()` hands it over.
+    /// Suspension point: yes — a pending cancel is thrown at once, without acquiring.
+    /// On cancel: while waiting, the waiter is unlinked and `CancelledError` thrown (the lock not
+    /// held). Handed the lock, then cancelled before it ran: the lock goes to the next waiter (or
+    /// is unlocked) and `CancelledError` is thrown — the cancel wins.
+    /// Throws: `CancelledError` (the lock not held); `InvalidStateError` outside a task, or if
+    /// the Lock is destroyed while the task waits.
+    /// Thread safety: loop thread only.
     [[nodiscard]] detail::LockAwaiter lock() noexcept { return detail::LockAwaiter{this}; }
-    /// `lock()`, returning a `LockGuard` that unlocks when destroyed: `auto guard = co_await
-    /// lock.scoped();`. Same completion, cancellation and errors as `lock()`.
+    /// `lock()`, returning a `LockGuard` that unlocks when destroyed:
+    /// `LockGuard guard = co_await lock.scoped();`.
+    ///
+    /// Completes when: as `lock()`.
+    /// Suspension point: yes, as `lock()`.
+    /// On cancel: as `lock()`; no guard is returned.
+    /// Throws: as `lock()`.
+    /// Thread safety: loop thread only.
     [[nodiscard]] detail::ScopedLockAwaiter scoped() noexcept;
-    /// Acquires the lock if it is free and nobody waits; never suspends.
+    /// Acquires the lock if it is free (nobody waits then: an `unlock()` with waiters hands the
+    /// lock over); never suspends. Returns whether it acquired.
+    ///
+    /// Completes when: at once.
+    /// Suspension point: no — a pending cancel is not delivered here.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: loop thread only.
     [[nodiscard]] bool try_lock() noexcept;
-    /// Releases the lock: hands it to the first waiter (which resumes later, from the ready
-    /// queue) or leaves it unlocked. Not a suspension point. `InvalidStateError` if not locked.
+    /// Releases the lock: hands it to the first waiter (it stays locked) or leaves it unlocked.
+    ///
+    /// Completes when: at once; the waiter it was handed to resumes later, from the ready queue.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: `InvalidStateError` if the lock is not locked.
+    /// Thread safety: loop thread only.
     void unlock();
     /// True while some task holds the lock (or it was handed to a waiter that has not run yet).
+    ///
+    /// Completes when: at once.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: loop thread only.
     [[nodiscard]] bool locked() const noexcept { return locked_; }
-    /// How many tasks wait for the lock.
+    /// How many tasks wait for the lock (a Condition's waiters re-acquiring it included).
+    ///
+    /// Completes when: at once.
+    /// Suspension point: no.
+    /// On cancel: not cancellable.
+    /// Throws: nothing.
+    /// Thread safety: loop thread only.
     [[nodiscard]] std::size_t waiters() const noexcept { return waiters_.size(); }
 
 private:
     friend class detail::LockAwaiter;
     friend class detail::ConditionWaitAwaiter;
     friend class LockGuard;
-    friend class Condition;
     void release() noexcept;  // unlock() of a locked lock
-    void enqueue(detail::LockWaiter* waiter) noexcept { waiters_.push_back(waiter); }
-    void dequeue(detail::LockWaiter* waiter) noexcept { waiters_.remove(waiter); }
 
     detail::WaitList waiters_;
     bool locked_ = false;

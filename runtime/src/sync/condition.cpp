@@ -1,4 +1,4 @@
-// Condition: two queues, one awaiter — wait morphing from the condition's queue to the lock's.
+// Condition: one waiter node, two queues — wait morphing from the condition's queue to the lock's.
 #include "uvtask/condition.hpp"
 
 #include "uvtask/errors.hpp"
@@ -7,20 +7,20 @@ namespace uvtask {
 
 namespace detail {
 
+namespace {
+
+constexpr WaitTexts condition_texts{
+    "Condition::wait()", "Condition::wait(): the Lock was destroyed while waiting", nullptr,
+    "Condition::wait(): the lock is not held by the caller"};
+
+}  // namespace
+
 ConditionWaitAwaiter::ConditionWaitAwaiter(Condition* condition) noexcept
-    : condition_(condition), lock_(condition->lock_) {
-    notify_node_.self = this;
-    relock_node_.self = this;
-    relock_node_.granted = &on_relocked;
-    relock_node_.lock_destroyed = &on_lock_destroyed;
-}
+    : WaitAwaiter(&on_notified), condition_(condition), lock_(condition->lock_) {}
 
 ConditionWaitAwaiter::~ConditionWaitAwaiter() {
-    if (notify_node_.linked()) {
-        condition_->waiters_.remove(&notify_node_);
-    }
-    if (relock_node_.linked()) {
-        lock_->dequeue(&relock_node_);
+    if (ListHook<ConditionWaitTag>::linked()) {
+        condition_->waits_.remove(this);
     }
 }
 
@@ -29,28 +29,17 @@ bool ConditionWaitAwaiter::await_suspend(std::coroutine_handle<> resume_at) noex
         return false;  // a pending cancel: thrown with the lock still held
     }
     if (!lock_->locked()) {
-        status_ = Status::misuse;
-        trouble_ = Trouble::not_locked;
-        return false;
+        return end_now(WaitEnd::misuse);
     }
     lock_->release();  // hands the lock to its next waiter, if any
-    condition_->waiters_.push_back(&notify_node_);
-    park(resume_at, &on_cancel_waiting_notify);
-    return true;
+    condition_->waits_.push_back(this);
+    return wait_in(condition_->waiters_, resume_at, &on_cancel_waiting_notify);
 }
 
 void ConditionWaitAwaiter::await_resume() {
-    if (status_ != Status::completed) {
-        if (status_ == Status::misuse) {
-            throw InvalidStateError(trouble_ == Trouble::lock_destroyed
-                                        ? "Condition::wait(): the Lock was destroyed while waiting"
-                                        : "Condition::wait(): the lock is not held by the caller");
-        }
-        finish("Condition::wait()");  // cancelled at the start, or outside a task
-        return;
-    }
+    end_of_wait(condition_texts);  // cancelled at the start, not locked, the Lock destroyed…
     // We hold the lock again.
-    if (trouble_ == Trouble::condition_destroyed) {
+    if (condition_destroyed_) {
         throw InvalidStateError("Condition::wait(): the Condition was destroyed while waiting");
     }
     if (cancelled_) {
@@ -59,10 +48,10 @@ void ConditionWaitAwaiter::await_resume() {
         }
         return;  // the request was withdrawn meanwhile: a spurious wake-up
     }
-    if (task_->cancel_deliverable()) {
+    if (cancelled_after_hand_off()) {
         // Notified and handed the lock, then cancelled before we ran: the cancel wins and the
         // notification goes to the next waiter, so it is not lost.
-        condition_->notify_one();
+        pass_notification_on();
         throw task_->take_cancel();
     }
 }
@@ -72,24 +61,29 @@ void ConditionWaitAwaiter::relock(CancelHook hook_meanwhile) noexcept {
         wake(Status::completed);
         return;
     }
-    on_cancel = hook_meanwhile;  // still suspended; now in the lock's queue
-    lock_->enqueue(&relock_node_);
+    wait_next_in(lock_->waiters_, hook_meanwhile);  // still suspended; now like any lock waiter
 }
 
-void ConditionWaitAwaiter::on_relocked(LockWaiter* node) noexcept {
-    static_cast<RelockNode*>(node)->self->wake(Status::completed);
+void ConditionWaitAwaiter::pass_notification_on() noexcept {
+    if (condition_ != nullptr) {  // else the Condition is gone, and its other waiters with it
+        condition_->notify_one();
+    }
 }
 
-void ConditionWaitAwaiter::on_lock_destroyed(LockWaiter* node) noexcept {
-    ConditionWaitAwaiter* self = static_cast<RelockNode*>(node)->self;
-    self->trouble_ = Trouble::lock_destroyed;
-    self->wake(Status::misuse);
+void ConditionWaitAwaiter::on_notified(WaitNode* node, WaitEnd why) noexcept {
+    auto* self = static_cast<ConditionWaitAwaiter*>(node);
+    if (why == WaitEnd::handed) {
+        self->relock(&on_cancel_waiting_lock);
+        return;
+    }
+    self->condition_destroyed_ = true;  // throw once the lock is ours again
+    self->relock(&on_cancel_ignored);
 }
 
 void ConditionWaitAwaiter::on_cancel_waiting_notify(Suspension* suspension) noexcept {
     auto* self = static_cast<ConditionWaitAwaiter*>(suspension);
-    self->condition_->waiters_.remove(&self->notify_node_);
-    self->cancelled_ = true;
+    self->leave();
+    self->cancelled_ = true;  // throw once the lock is ours again
     self->relock(&on_cancel_ignored);
 }
 
@@ -99,7 +93,7 @@ void ConditionWaitAwaiter::on_cancel_waiting_lock(Suspension* suspension) noexce
     // in the lock's queue (the lock must be held when wait() throws).
     self->cancelled_ = true;
     self->on_cancel = &on_cancel_ignored;
-    self->condition_->notify_one();
+    self->pass_notification_on();
 }
 
 void ConditionWaitAwaiter::on_cancel_ignored(Suspension*) noexcept {}
@@ -107,11 +101,12 @@ void ConditionWaitAwaiter::on_cancel_ignored(Suspension*) noexcept {}
 }  // namespace detail
 
 Condition::~Condition() {
-    while (detail::WaitNode* node = waiters_.pop_front()) {
-        auto* waiter = static_cast<detail::ConditionWaitAwaiter::NotifyNode*>(node)->self;
-        waiter->trouble_ = detail::ConditionWaitAwaiter::Trouble::condition_destroyed;
-        waiter->relock(&detail::ConditionWaitAwaiter::on_cancel_ignored);
+    // Waits notified already (queued for the lock, or handed it) have nobody left to pass a
+    // notification on to; the others are ended by `waiters_`: they queue for the lock and throw.
+    while (detail::ConditionWaitAwaiter* wait = waits_.pop_front()) {
+        wait->condition_ = nullptr;
     }
+    waiters_.end_all(detail::WaitEnd::destroyed);
 }
 
 void Condition::notify(std::size_t n) {
@@ -122,15 +117,6 @@ void Condition::notify(std::size_t n) {
     }
 }
 
-bool Condition::notify_one() noexcept {
-    detail::WaitNode* node = waiters_.pop_front();
-    if (node == nullptr) {
-        return false;
-    }
-    auto* waiter = static_cast<detail::ConditionWaitAwaiter::NotifyNode*>(node)->self;
-    waiter->notified_ = true;
-    waiter->relock(&detail::ConditionWaitAwaiter::on_cancel_waiting_lock);
-    return true;
-}
+bool Condition::notify_one() noexcept { return waiters_.grant_first(); }
 
 }  // namespace uvtask

@@ -1,57 +1,38 @@
 // Event: a flag and a FIFO of waiters.
 #include "uvtask/event.hpp"
 
-#include "uvtask/errors.hpp"
-
 namespace uvtask {
 
 namespace detail {
 
-EventWaitAwaiter::~EventWaitAwaiter() {
-    if (linked()) {
-        event_->waiters_.remove(this);
-    }
-}
+namespace {
+
+constexpr WaitTexts event_wait_texts{
+    "Event::wait()", "Event::wait(): the Event was destroyed while a task waited on it"};
+
+}  // namespace
 
 bool EventWaitAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     if (!begin()) {
         return false;
     }
     if (event_->set_) {
-        status_ = Status::completed;
-        return false;
+        return complete_now();
     }
-    event_->waiters_.push_back(this);
-    park(resume_at, &on_cancel_hook);
-    return true;
+    return wait_in(event_->waiters_, resume_at);
 }
 
 void EventWaitAwaiter::await_resume() const {
-    if (status_ == Status::misuse) {
-        throw InvalidStateError("Event::wait(): the Event was destroyed while a task waited on it");
-    }
-    finish("Event::wait()");
-}
-
-void EventWaitAwaiter::on_cancel_hook(Suspension* self) noexcept {
-    auto* waiter = static_cast<EventWaitAwaiter*>(self);
-    waiter->event_->waiters_.remove(waiter);
-    waiter->wake(Status::cancelled);
+    // Woken by set(), then cancelled before it ran: returns normally (the wait completed); the
+    // cancel is delivered at the task's next suspension point.
+    end_of_wait(event_wait_texts);
 }
 
 }  // namespace detail
 
-Event::~Event() {
-    while (detail::WaitNode* node = waiters_.pop_front()) {
-        static_cast<detail::EventWaitAwaiter*>(node)->wake(detail::EventWaitAwaiter::Status::misuse);
-    }
-}
-
 void Event::set() noexcept {
     set_ = true;
-    while (detail::WaitNode* node = waiters_.pop_front()) {
-        static_cast<detail::EventWaitAwaiter*>(node)->wake(detail::EventWaitAwaiter::Status::completed);
-    }
+    waiters_.grant_all();
 }
 
 }  // namespace uvtask

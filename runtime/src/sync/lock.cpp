@@ -7,67 +7,34 @@ namespace uvtask {
 
 namespace detail {
 
-LockAwaiter::~LockAwaiter() {
-    if (linked()) {
-        lock_->dequeue(this);
-    }
-}
+namespace {
+
+constexpr WaitTexts lock_texts{"Lock::lock()",
+                               "Lock::lock(): the Lock was destroyed while a task waited on it"};
+
+}  // namespace
 
 bool LockAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     if (!begin()) {
         return false;
     }
     if (lock_->try_lock()) {
-        status_ = Status::completed;
-        return false;
+        return complete_now();
     }
-    granted = &on_granted;
-    lock_destroyed = &on_lock_destroyed;
-    lock_->enqueue(this);
-    park(resume_at, &on_cancel_hook);
-    return true;
+    return wait_in(lock_->waiters_, resume_at);
 }
 
 void LockAwaiter::await_resume() {
-    if (status_ == Status::completed) [[likely]] {
-        if (handed_ && task_->cancel_deliverable()) [[unlikely]] {
-            // Handed the lock, then cancelled before we ran: undo the acquisition (pass the lock
-            // on) and let the cancel win — nothing is lost and the FIFO order is kept.
-            lock_->release();
-            throw task_->take_cancel();
-        }
-        return;
+    end_of_wait(lock_texts);
+    if (cancelled_after_hand_off()) [[unlikely]] {
+        // Handed the lock, then cancelled before we ran: undo the acquisition (pass the lock on)
+        // and let the cancel win — nothing is lost and the FIFO order is kept.
+        lock_->release();
+        throw task_->take_cancel();
     }
-    if (status_ == Status::misuse) {
-        throw InvalidStateError("Lock::lock(): the Lock was destroyed while a task waited on it");
-    }
-    finish("Lock::lock()");
-}
-
-void LockAwaiter::on_granted(LockWaiter* self) noexcept {
-    auto* waiter = static_cast<LockAwaiter*>(self);
-    waiter->handed_ = true;
-    waiter->wake(Status::completed);
-}
-
-void LockAwaiter::on_lock_destroyed(LockWaiter* self) noexcept {
-    static_cast<LockAwaiter*>(self)->wake(Status::misuse);
-}
-
-void LockAwaiter::on_cancel_hook(Suspension* self) noexcept {
-    auto* waiter = static_cast<LockAwaiter*>(self);
-    waiter->lock_->dequeue(waiter);
-    waiter->wake(Status::cancelled);
 }
 
 }  // namespace detail
-
-Lock::~Lock() {
-    while (detail::WaitNode* node = waiters_.pop_front()) {
-        auto* waiter = static_cast<detail::LockWaiter*>(node);
-        waiter->lock_destroyed(waiter);
-    }
-}
 
 bool Lock::try_lock() noexcept {
     if (locked_) {
@@ -85,12 +52,9 @@ void Lock::unlock() {
 }
 
 void Lock::release() noexcept {
-    if (detail::WaitNode* node = waiters_.pop_front()) {
-        auto* waiter = static_cast<detail::LockWaiter*>(node);
-        waiter->granted(waiter);  // stays locked: ownership passes to the waiter
-        return;
+    if (!waiters_.grant_first()) {  // handed over: it stays locked, owned by the waiter
+        locked_ = false;
     }
-    locked_ = false;
 }
 
 }  // namespace uvtask

@@ -10,46 +10,32 @@ namespace uvtask {
 
 namespace detail {
 
-SemaphoreAwaiter::~SemaphoreAwaiter() {
-    if (linked()) {
-        semaphore_->waiters_.remove(this);
-    }
-}
+namespace {
+
+constexpr WaitTexts semaphore_texts{
+    "Semaphore::acquire()",
+    "Semaphore::acquire(): the Semaphore was destroyed while a task waited on it"};
+
+}  // namespace
 
 bool SemaphoreAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     if (!begin()) {
         return false;
     }
     if (semaphore_->try_acquire()) {
-        status_ = Status::completed;
-        return false;
+        return complete_now();
     }
-    semaphore_->waiters_.push_back(this);
-    park(resume_at, &on_cancel_hook);
-    return true;
+    return wait_in(semaphore_->waiters_, resume_at);
 }
 
 void SemaphoreAwaiter::await_resume() {
-    if (status_ == Status::completed) [[likely]] {
-        if (handed_ && task_->cancel_deliverable()) [[unlikely]] {
-            // Handed a permit, then cancelled before we ran: give it back (to the next waiter)
-            // and let the cancel win — no permit is lost and the FIFO order is kept.
-            semaphore_->give_back();
-            throw task_->take_cancel();
-        }
-        return;
+    end_of_wait(semaphore_texts);
+    if (cancelled_after_hand_off()) [[unlikely]] {
+        // Handed a permit, then cancelled before we ran: give it back (to the next waiter) and
+        // let the cancel win — no permit is lost and the FIFO order is kept.
+        semaphore_->give_back();
+        throw task_->take_cancel();
     }
-    if (status_ == Status::misuse) {
-        throw InvalidStateError(
-            "Semaphore::acquire(): the Semaphore was destroyed while a task waited on it");
-    }
-    finish("Semaphore::acquire()");
-}
-
-void SemaphoreAwaiter::on_cancel_hook(Suspension* self) noexcept {
-    auto* waiter = static_cast<SemaphoreAwaiter*>(self);
-    waiter->semaphore_->waiters_.remove(waiter);
-    waiter->wake(Status::cancelled);
 }
 
 }  // namespace detail
@@ -59,12 +45,6 @@ Semaphore::Semaphore(std::int64_t value) : Semaphore(value, INT64_MAX) {}
 Semaphore::Semaphore(std::int64_t value, std::int64_t bound) : value_(value), bound_(bound) {
     if (value < 0) {
         throw std::invalid_argument("Semaphore: the initial value is negative");
-    }
-}
-
-Semaphore::~Semaphore() {
-    while (detail::WaitNode* node = waiters_.pop_front()) {
-        static_cast<detail::SemaphoreAwaiter*>(node)->wake(detail::SemaphoreAwaiter::Status::misuse);
     }
 }
 
@@ -84,13 +64,9 @@ void Semaphore::release() {
 }
 
 void Semaphore::give_back() noexcept {
-    if (detail::WaitNode* node = waiters_.pop_front()) {
-        auto* waiter = static_cast<detail::SemaphoreAwaiter*>(node);
-        waiter->handed_ = true;
-        waiter->wake(detail::SemaphoreAwaiter::Status::completed);
-        return;
+    if (!waiters_.grant_first()) {  // handed straight to the first waiter, or back to the pool
+        ++value_;
     }
-    ++value_;
 }
 
 }  // namespace uvtask

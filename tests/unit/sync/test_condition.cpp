@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "outcome.hpp"
@@ -43,6 +45,23 @@ Task<void> wait_recording_cancel(State* state, bool* held_on_cancel) {
         *held_on_cancel = state->condition.get_lock().locked();
         throw;
     }
+}
+
+/// Waits on `condition` (using `lock`); on CancelledError records whether the lock was held again.
+Task<void> wait_on(Condition* condition, Lock* lock, bool* held_on_cancel) {
+    LockGuard guard = co_await lock->scoped();
+    try {
+        co_await condition->wait();
+    } catch (const CancelledError&) {
+        *held_on_cancel = lock->locked();
+        throw;
+    }
+}
+
+/// Locks `lock` (never unlocked: the test destroys it) and waits on `condition`.
+Task<void> wait_without_guard(Condition* condition, Lock* lock) {
+    co_await lock->lock();
+    co_await condition->wait();
 }
 
 Task<void> notify(State* state, std::size_t n) {
@@ -210,6 +229,67 @@ TEST_SUITE("condition") {
             CHECK(out.threw<InvalidStateError>());
             CHECK(held);
             CHECK_FALSE(lock.locked());
+        }());
+    }
+
+    // The Condition is on the heap so that AddressSanitizer sees a use after its destruction.
+    TEST_CASE(
+        "a notified waiter cancelled after the Condition was destroyed throws with the lock") {
+        run_test([]() -> Task<void> {
+            Lock lock;
+            auto condition = std::make_unique<Condition>(lock);
+            bool held_on_cancel = false;
+            TaskHandle<void> w = spawn(wait_on(condition.get(), &lock, &held_on_cancel));
+            co_await yield_now();
+            {
+                LockGuard guard = co_await lock.scoped();
+                condition->notify(1);  // `w` now waits for the lock we hold…
+                condition.reset();     // …its Condition goes…
+                w.cancel("late");      // …and it is cancelled: no notification to pass on
+            }
+            Outcome<void> out = co_await settled(w);
+            REQUIRE(out.threw<CancelledError>());
+            CHECK(out.as<CancelledError>()->message() == "late");
+            CHECK(held_on_cancel);
+            CHECK_FALSE(lock.locked());
+        }());
+    }
+
+    TEST_CASE("a waiter handed the lock, then its Condition destroyed and it cancelled, throws") {
+        run_test([]() -> Task<void> {
+            Lock lock;
+            auto condition = std::make_unique<Condition>(lock);
+            bool held_on_cancel = false;
+            TaskHandle<void> w = spawn(wait_on(condition.get(), &lock, &held_on_cancel));
+            co_await yield_now();
+            {
+                LockGuard guard = co_await lock.scoped();
+                condition->notify(1);
+            }  // the lock is handed to `w` here; it has not run yet
+            condition.reset();
+            w.cancel("late");
+            Outcome<void> out = co_await settled(w);
+            REQUIRE(out.threw<CancelledError>());
+            CHECK(out.as<CancelledError>()->message() == "late");
+            CHECK(held_on_cancel);
+            CHECK_FALSE(lock.locked());
+        }());
+    }
+
+    TEST_CASE("a notified waiter whose Lock is destroyed while it waits for it throws") {
+        run_test([]() -> Task<void> {
+            std::optional<Lock> lock(std::in_place);
+            Condition condition(*lock);
+            TaskHandle<void> w = spawn(wait_without_guard(&condition, &*lock));
+            co_await yield_now();
+            co_await lock->lock();
+            condition.notify(1);  // `w` now waits for the lock we hold…
+            CHECK(lock->waiters() == 1);
+            lock.reset();  // …which goes
+            Outcome<void> out = co_await settled(w);
+            REQUIRE(out.threw<InvalidStateError>());
+            CHECK(std::string(out.as<InvalidStateError>()->what()).find("Lock was destroyed") !=
+                  std::string::npos);
         }());
     }
 }

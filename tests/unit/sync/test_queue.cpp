@@ -275,4 +275,17 @@ TEST_SUITE("queue") {
             CHECK(out.threw<InvalidStateError>());
         }());
     }
+
+    TEST_CASE("destroying a queue with a waiting push wakes it with InvalidStateError") {
+        run_test([]() -> Task<void> {
+            std::optional<Queue<int>> doomed(std::in_place, 1);
+            CHECK(doomed->try_push(1));
+            TaskHandle<void> waiting = spawn(push_one(&*doomed, 2));
+            co_await yield_now();
+            CHECK(doomed->waiting_pushes() == 1);
+            doomed.reset();
+            Outcome<void> out = co_await settled(waiting);
+            CHECK(out.threw<InvalidStateError>());
+        }());
+    }
 }

@@ -163,4 +163,19 @@ TEST_SUITE("semaphore") {
             CHECK(gone.threw<InvalidStateError>());
         }());
     }
+
+    TEST_CASE("destroying a Semaphore with waiters wakes them with InvalidStateError") {
+        run_test([]() -> Task<void> {
+            std::optional<Semaphore> doomed(std::in_place, 0);
+            TaskHandle<void> first = spawn(acquire_once(&*doomed));
+            TaskHandle<void> second = spawn(acquire_once(&*doomed));
+            co_await yield_now();
+            CHECK(doomed->waiters() == 2);
+            doomed.reset();
+            Outcome<void> out_first = co_await settled(first);
+            CHECK(out_first.threw<InvalidStateError>());
+            Outcome<void> out_second = co_await settled(second);
+            CHECK(out_second.threw<InvalidStateError>());
+        }());
+    }
 }
