@@ -1,0 +1,66 @@
+// The libFuzzer entry point: each input is a program of uvtask operations (tests/fuzz/README.md),
+// run on a fresh loop and checked against the reference model. A divergence prints the decoded
+// program and aborts (libFuzzer keeps the input). At exit the process prints how many programs,
+// steps and cross-thread races it ran and how many distinct interleavings it saw.
+//
+// Environment: UVTASK_FUZZ_VERBOSE=1 prints every step and log (to replay one input);
+// UVTASK_FUZZ_EXPECT_FIXED=2,3 makes the model expect the fixed behaviour of those known faults.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <unordered_set>
+
+#include "driver.hpp"
+
+namespace {
+
+using uvtask::fuzz::FuzzOptions;
+using uvtask::fuzz::FuzzStats;
+
+FuzzOptions options_from_environment() {
+    FuzzOptions options;
+    const char* verbose = std::getenv("UVTASK_FUZZ_VERBOSE");
+    options.verbose = verbose != nullptr && std::strcmp(verbose, "0") != 0;
+    if (const char* fixed = std::getenv("UVTASK_FUZZ_EXPECT_FIXED")) {
+        const std::string list = std::string(",") + fixed + ",";
+        options.faults.group_redelivers_cancel = list.find(",2,") == std::string::npos;
+        options.faults.group_forwards_stale_cancel = list.find(",3,") == std::string::npos;
+    }
+    return options;
+}
+
+struct Totals {
+    FuzzStats stats;
+    std::unordered_set<std::uint64_t> interleavings;
+    ~Totals() {
+        std::fprintf(stderr,
+                     "uvtask fuzz: %llu programs, %llu steps, %zu distinct interleavings, %llu "
+                     "cancels from another thread (races: %llu reached the operation, %llu "
+                     "landed after it, %llu of them while the task was ending)\n",
+                     static_cast<unsigned long long>(stats.programs),
+                     static_cast<unsigned long long>(stats.steps), interleavings.size(),
+                     static_cast<unsigned long long>(stats.remote_cancels),
+                     static_cast<unsigned long long>(stats.races_cancel_first),
+                     static_cast<unsigned long long>(stats.races_cancel_after),
+                     static_cast<unsigned long long>(stats.races_cancel_while_ending));
+    }
+};
+
+Totals& totals() {
+    static Totals t;
+    return t;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    static const FuzzOptions options = options_from_environment();
+    Totals& t = totals();
+    if (!uvtask::fuzz::run_program(data, size, options, t.stats)) {
+        std::abort();
+    }
+    t.interleavings.insert(t.stats.trace_hash);
+    return 0;
+}
