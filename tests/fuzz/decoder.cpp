@@ -76,7 +76,10 @@ std::optional<Command> Decoder::command(const Model& model, int pid) {
                     continue;
                 }
                 return c;
-            case Op::sleep_short: c.a = 1 + byte() % 3; return c;
+            case Op::sleep_short:
+                (void)byte();  // a duration byte, kept so that seeds keep their meaning
+                c.a = 1;
+                return c;
             case Op::yield: c.a = 1 + byte() % 4; return c;
             case Op::checkpoints: c.a = 1 + byte() % 100; return c;
             case Op::push:
@@ -226,7 +229,8 @@ std::optional<Step> Decoder::race(const Model& model) {
             break;
         case 2:
             s.cmd.op = Op::sleep_short;
-            s.cmd.a = 1 + byte() % 2;
+            s.cmd.a = 1;
+            (void)byte();  // a duration byte, kept so that seeds keep their meaning
             break;
         default:
             s.cmd.op = Op::wait_for_op;

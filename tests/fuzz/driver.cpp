@@ -11,9 +11,8 @@
 #include <vector>
 
 #include "compare.hpp"
-#include "decoder.hpp"
-#include "puppet.hpp"
 #include "remote.hpp"
+#include "steps.hpp"
 
 namespace uvtask::fuzz {
 
@@ -22,125 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-/// How long the driver waits for the puppets to reach the state the model predicts. Generous:
-/// a correct run gets there in microseconds, or in the few milliseconds of a timed operation.
-constexpr auto settle_limit = 5s;
 constexpr int wind_down_limit = 400;
-
-struct Context {
-    Context(const std::uint8_t* data, std::size_t size, const FuzzOptions& o, FuzzStats& s)
-        : options(o), stats(s), decoder(data, size),
-          model(decoder.capacity(0), decoder.capacity(1), o.faults),
-          world(decoder.capacity(0), decoder.capacity(1)) {}
-    const FuzzOptions& options;
-    FuzzStats& stats;
-    Decoder decoder;
-    Model model;
-    World world;
-    std::vector<std::string> program;
-    std::vector<ExceptionContext> reports;
-    std::string failure;
-    std::uint64_t polls = 0;  // loop iterations (a uv_prepare_t of the driver's, before each poll)
-};
-
-struct Actual {
-    std::optional<bool> cancel_result;
-    std::string driver_result;
-};
-
-void fail(Context& c, const Model& model, const std::string& what) {
-    std::ostringstream out;
-    out << "uvtask fuzz: the runtime diverged from the model at step " << c.program.size() << ": "
-        << what << "\nprogram (queue capacities " << c.model.queue(0).capacity << ", "
-        << c.model.queue(1).capacity << "):\n";
-    for (std::size_t i = 0; i < c.program.size(); ++i) {
-        out << "  " << i + 1 << ". " << c.program[i] << "\n";
-    }
-    out << "model:\n"
-        << model.state_text() << "real:\n"
-        << real_state(c.world) << "logs:\n"
-        << logs(c.world, model);
-    c.failure = out.str();
-}
-
-Puppet& puppet_of(Context& c, int id) { return c.world.puppet(id); }
-
-Task<Actual> perform(Context& c, const Step& s) {
-    Actual actual;
-    auto then_cancel = [&] {
-        if (s.then_cancel >= 0) {
-            actual.cancel_result = puppet_of(c, s.then_cancel).handle.cancel(s.msg, s.cancel_kind);
-        }
-    };
-    switch (s.kind) {
-        case StepKind::spawn: {
-            Puppet& p = puppet_of(c, s.target);
-            p.handle = spawn(c.world.body(&p), p.name);
-            if (s.b == 1) {
-                actual.cancel_result = p.handle.cancel(s.msg, s.cancel_kind);
-            }
-            break;
-        }
-        case StepKind::command: (void)puppet_of(c, s.target).commands.try_push(s.cmd); break;
-        case StepKind::cancel:
-            actual.cancel_result = puppet_of(c, s.target).handle.cancel(s.msg, s.cancel_kind);
-            break;
-        case StepKind::remote_cancel: {
-            Remote& remote = Remote::instance();
-            remote.cancel(puppet_of(c, s.target).handle, s.msg, s.cancel_kind, 0);
-            const auto start = Clock::now();
-            while (!remote.finished() && Clock::now() - start < settle_limit) {
-                co_await yield_now();
-            }
-            actual.cancel_result =
-                remote.finished() ? std::optional<bool>(remote.result()) : std::nullopt;
-            ++c.stats.remote_cancels;
-            break;
-        }
-        case StepKind::remote_race:
-            (void)puppet_of(c, s.target).commands.try_push(s.cmd);
-            Remote::instance().cancel(puppet_of(c, s.target).handle, s.msg, s.cancel_kind,
-                                      static_cast<std::uint32_t>(s.value));
-            ++c.stats.remote_cancels;
-            break;
-        case StepKind::expire:
-            puppet_of(c, s.target).deadlines.back()->reschedule(Deadline::Clock::now() - 1s);
-            break;
-        case StepKind::driver_push:
-            try {
-                const bool added = c.world.queue(s.a).try_push(s.value);
-                c.world.pushed[s.value] += added ? 1 : 0;
-                actual.driver_result = added ? "1" : "0";
-            } catch (const QueueClosedError&) {
-                actual.driver_result = "closed";
-            }
-            then_cancel();
-            break;
-        case StepKind::driver_pop:
-            try {
-                const std::optional<int> v = c.world.queue(s.a).try_pop();
-                if (v) {
-                    ++c.world.popped[*v];
-                }
-                actual.driver_result = v ? std::to_string(*v) : "none";
-            } catch (const QueueClosedError&) {
-                actual.driver_result = "closed";
-            }
-            then_cancel();
-            break;
-        case StepKind::driver_unlock:
-            c.world.lock(s.a).unlock();
-            then_cancel();
-            break;
-        case StepKind::close_queue: c.world.queue(s.a).close(); break;
-        case StepKind::time_slice: {
-            static const std::chrono::nanoseconds slices[] = {0ns, 20us, 1h};
-            Loop::current()->set_time_slice(slices[s.a]);
-            break;
-        }
-    }
-    co_return actual;
-}
 
 /// Waits until the real puppets are where one of `candidates` says, and stay there; returns
 /// its index, or -1 after `settle_limit`. `remote`: the other thread's cancel must have returned.
@@ -148,6 +29,7 @@ Task<int> settle(Context& c, const std::vector<Model*>& candidates, bool remote)
     const auto start = Clock::now();
     int matched = -1;
     int stable = 0;
+    std::uint64_t polls_at_match = 0;
     for (int round = 0;; ++round) {
         int now = -1;
         if (!remote || Remote::instance().finished()) {
@@ -160,28 +42,72 @@ Task<int> settle(Context& c, const std::vector<Model*>& candidates, bool remote)
             }
         }
         if (now >= 0 && now == matched) {
-            if (++stable >= 3) {
-                co_return now;  // quiet for three turns of the loop
+            // Quiet for three rounds of the ready queue, and across two polls of the loop: a
+            // yielding task may run again in the same batch, before libuv polls, and what
+            // another thread posted (uv_async_t) is seen only at a poll; the tasks it wakes
+            // then run before the loop polls again.
+            if (++stable >= 3 && c.polls >= polls_at_match + 2) {
+                co_return now;
             }
         } else {
             matched = now;
             stable = 0;
+            polls_at_match = c.polls;
         }
         if (Clock::now() - start > settle_limit) {
             co_return -1;
         }
-        // One round is one turn of the loop, not one yield: a yielding task may run again in
-        // the same batch, before libuv polls, and a wake-up from another thread (uv_async_t)
-        // is seen only when it polls.
-        if (round < 64) {
-            const std::uint64_t mark = c.polls;
-            while (c.polls == mark) {
-                co_await yield_now();
-            }
+        if (round < 256 || now >= 0) {
+            co_await yield_now();
         } else {
             co_await sleep(1ms);  // a timed operation is under way
         }
     }
+}
+
+/// Which outcome of a remote_race the real run took (an index into `forks`), or -1. Outcomes
+/// that look the same once settled differ only in whether a request is pending: then the
+/// puppet is asked (a probe, not a suspension point) and the model forks get the same probe.
+Task<int> resolve_race(Context& c, const Step& step, std::vector<Model>& forks,
+                       const std::vector<Expect>& expects) {
+    std::vector<Model*> all;
+    for (Model& fork : forks) {
+        all.push_back(&fork);
+    }
+    const int first = co_await settle(c, all, true);
+    if (first < 0) {
+        co_return -1;
+    }
+    const bool result = Remote::instance().result();
+    std::vector<int> matching;
+    for (std::size_t i = 0; i < forks.size(); ++i) {
+        if (expects[i].cancel_result == result && same_places(c.world, forks[i]) &&
+            differences(c.world, forks[i]).empty()) {
+            matching.push_back(static_cast<int>(i));
+        }
+    }
+    if (matching.empty()) {
+        co_return first;  // the caller reports what differs
+    }
+    const auto target = static_cast<std::size_t>(step.target);
+    if (matching.size() == 1 ||
+        forks[static_cast<std::size_t>(matching[0])].puppets()[target].phase != Phase::idle) {
+        co_return matching[0];
+    }
+    Step probe;
+    probe.kind = StepKind::command;
+    probe.target = step.target;
+    probe.cmd.op = Op::probe;
+    probe.cmd.seq = step.cmd.seq;
+    std::vector<Model*> rest;
+    for (const int i : matching) {
+        forks[static_cast<std::size_t>(i)].apply(probe);
+        rest.push_back(&forks[static_cast<std::size_t>(i)]);
+    }
+    c.program.back() += ", then probe";
+    (void)c.world.puppet(step.target).commands.try_push(probe.cmd);
+    const int which = co_await settle(c, rest, false);
+    co_return which < 0 ? -1 : matching[static_cast<std::size_t>(which)];
 }
 
 Task<bool> run_step(Context& c, const Step& step) {
@@ -189,9 +115,9 @@ Task<bool> run_step(Context& c, const Step& step) {
     ++c.stats.steps;
     std::vector<Model> forks;
     std::vector<Expect> expects;
-    std::vector<Model*> candidates;
+    Actual actual;
+    int which = 0;
     if (step.kind == StepKind::remote_race) {
-        forks.reserve(3);
         for (int outcome = 0; outcome < 3; ++outcome) {
             Model fork = c.model;
             std::optional<Expect> expect = fork.apply_race(step, outcome);
@@ -200,24 +126,22 @@ Task<bool> run_step(Context& c, const Step& step) {
                 expects.push_back(*expect);
             }
         }
-        for (Model& fork : forks) {
-            candidates.push_back(&fork);
+        actual = co_await perform(c, step);
+        which = co_await resolve_race(c, step, forks, expects);
+        if (which >= 0) {
+            actual.cancel_result = Remote::instance().result();
+            ++(which == 0 ? c.stats.races_cancel_first : c.stats.races_cancel_after);
+            c.stats.races_cancel_while_ending += which == 2 ? 1 : 0;
+            c.model = std::move(forks[static_cast<std::size_t>(which)]);
         }
     } else {
         expects.push_back(c.model.apply(step));
-        candidates = {&c.model};
+        actual = co_await perform(c, step);
+        which = co_await settle(c, {&c.model}, false);
     }
-    Actual actual = co_await perform(c, step);
-    const int which = co_await settle(c, candidates, step.kind == StepKind::remote_race);
     if (which < 0) {
-        fail(c, *candidates.back(), "the puppets did not reach the state the model predicts");
+        fail(c, c.model, "the puppets did not reach the state the model predicts");
         co_return false;
-    }
-    if (step.kind == StepKind::remote_race) {
-        actual.cancel_result = Remote::instance().result();
-        ++(which == 0 ? c.stats.races_cancel_first : c.stats.races_cancel_after);
-        c.stats.races_cancel_while_ending += which == 2 ? 1 : 0;
-        c.model = std::move(forks[static_cast<std::size_t>(which)]);
     }
     const Expect& expect = expects[static_cast<std::size_t>(which)];
     std::string what;
@@ -241,44 +165,6 @@ Task<bool> run_step(Context& c, const Step& step) {
                     logs(c.world, c.model).c_str());
     }
     co_return true;
-}
-
-/// No queue item lost or duplicated (§3.3): every item a push reported added was popped once or
-/// is still queued, and nothing else was popped.
-std::string check_items(Context& c) {
-    std::map<int, int> left;
-    for (int q = 0; q < queue_count; ++q) {
-        for (;;) {
-            std::optional<int> v;
-            try {
-                v = c.world.queue(q).try_pop();
-            } catch (const QueueClosedError&) {
-            }
-            if (!v) {
-                break;
-            }
-            ++left[*v];
-        }
-    }
-    std::string out;
-    std::map<int, int> all = c.world.popped;
-    for (const auto& [item, n] : left) {
-        all[item] += n;
-    }
-    for (const auto& [item, n] : all) {
-        const auto in = c.world.pushed.find(item);
-        const int pushed = in == c.world.pushed.end() ? 0 : in->second;
-        if (n != pushed || pushed > 1) {
-            out += "item " + std::to_string(item) + " pushed " + std::to_string(pushed) +
-                   " times, popped or left " + std::to_string(n) + " times\n";
-        }
-    }
-    for (const auto& [item, n] : c.world.pushed) {
-        if (n > 0 && all.find(item) == all.end()) {
-            out += "item " + std::to_string(item) + " was pushed and then lost\n";
-        }
-    }
-    return out;
 }
 
 Task<void> drive(Context* c) {

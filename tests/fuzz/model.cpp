@@ -3,7 +3,6 @@
 #include "model.hpp"
 
 #include <algorithm>
-#include <sstream>
 #include <utility>
 
 namespace uvtask::fuzz {
@@ -131,9 +130,12 @@ void Model::hook(int pid) {
             break;
         case Wait::shield: {
             auto& joiners = p_[w.obj].joiners;
-            joiners.erase(std::find_if(joiners.begin(), joiners.end(), [pid](const Joiner& j) {
+            const auto at = std::find_if(joiners.begin(), joiners.end(), [pid](const Joiner& j) {
                 return j.pid == pid && j.kind == Joiner::Kind::join;
-            }));
+            });
+            if (at != joiners.end()) {
+                joiners.erase(at);
+            }
             wake(pid, Status::cancelled);
             break;
         }
@@ -291,144 +293,17 @@ void Model::task_end(int pid, Result r) {
     p.phase = Phase::ended;
     p.end = std::move(r);
     p.wait = WaitState{};
-    const std::vector<Joiner> joiners = std::exchange(p.joiners, {});
-    for (const Joiner& j : joiners) {
+    // One at a time from the live list, as the runtime does: what a joiner's wake-up does (a
+    // scope cancelling its other children) may unlink a later joiner (a shield cancelled).
+    while (!p_[pid].joiners.empty()) {
+        const Joiner j = p_[pid].joiners.front();
+        p_[pid].joiners.erase(p_[pid].joiners.begin());
         if (j.kind == Joiner::Kind::join) {
             wake(j.pid, Status::completed);
         } else {
             child_done(j, pid);
         }
     }
-}
-
-// ---- steps
-
-Expect Model::apply(const Step& step) {
-    p_.reserve(64);  // a copy (a forked model) has no spare room: no reallocation mid-step
-    Expect expect;
-    auto then_cancel = [&] {
-        if (step.then_cancel >= 0) {
-            expect.cancel_result = request_cancel(step.then_cancel, step.msg, step.cancel_kind);
-        }
-    };
-    switch (step.kind) {
-        case StepKind::spawn:
-            spawn(-1, true);
-            if (step.b == 1) {
-                expect.cancel_result = request_cancel(step.target, step.msg, step.cancel_kind);
-            }
-            break;
-        case StepKind::command:
-            ready_.push_back({step.target, Ready::Kind::command, step.cmd});
-            break;
-        case StepKind::cancel:
-        case StepKind::remote_cancel:
-            expect.cancel_result = request_cancel(step.target, step.msg, step.cancel_kind);
-            break;
-        case StepKind::remote_race: return *apply_race(step, 0);
-        case StepKind::expire: {
-            MPuppet& p = p_[step.target];
-            dl_expire(step.target,
-                      p.scopes[static_cast<std::size_t>(expirable_deadline(step.target))].dl);
-            break;
-        }
-        case StepKind::driver_push: {
-            MQueue& q = q_[step.a];
-            if (q.closed) {
-                expect.driver_result = "closed";
-            } else if (q.poppers.empty() && q.items.size() >= q.capacity) {
-                expect.driver_result = "0";
-            } else {
-                put(step.a, step.value);
-                expect.driver_result = "1";
-            }
-            then_cancel();
-            break;
-        }
-        case StepKind::driver_pop: {
-            MQueue& q = q_[step.a];
-            if (!q.items.empty() || !q.pushers.empty()) {
-                expect.driver_result = std::to_string(take(step.a));
-            } else {
-                expect.driver_result = q.closed ? "closed" : "none";
-            }
-            then_cancel();
-            break;
-        }
-        case StepKind::driver_unlock:
-            release(step.a);
-            then_cancel();
-            break;
-        case StepKind::close_queue: close(step.a); break;
-        case StepKind::time_slice: break;
-    }
-    run_until_quiet();
-    return expect;
-}
-
-std::optional<Expect> Model::apply_race(const Step& step, int outcome) {
-    p_.reserve(64);
-    Expect expect;
-    if (outcome == 0) {
-        expect.cancel_result = request_cancel(step.target, step.msg, step.cancel_kind);
-    }
-    ready_.push_back({step.target, Ready::Kind::command, step.cmd});
-    run_until_quiet();
-    if (outcome == 1) {
-        expect.cancel_result = request_cancel(step.target, step.msg, step.cancel_kind);
-        run_until_quiet();
-    } else if (outcome == 2) {
-        if (p_[step.target].phase != Phase::ended) {
-            return std::nullopt;
-        }
-        ++p_[step.target].cancelling;
-        expect.cancel_result = true;
-    }
-    return expect;
-}
-
-int Model::expirable_deadline(int pid) const noexcept {
-    const MPuppet& p = p_[pid];
-    for (std::size_t i = p.scopes.size(); i-- > 0;) {
-        if (p.scopes[i].kind == Op::scope_deadline) {
-            return p.scopes[i].dl.expired ? -1 : static_cast<int>(i);
-        }
-    }
-    return -1;
-}
-
-bool Model::waits_for(int pid, int target) const {
-    for (int at = pid, guard = 0; guard <= static_cast<int>(p_.size()); ++guard) {
-        const MPuppet& p = p_[at];
-        if (p.phase != Phase::in_op) {
-            return false;
-        }
-        const Wait k = p.wait.kind;
-        if (k != Wait::join && k != Wait::owned_join) {
-            return false;
-        }
-        at = p.wait.obj;
-        if (at == target) {
-            return true;
-        }
-    }
-    return false;
-}
-
-std::string Model::state_text() const {
-    std::ostringstream out;
-    static const char* phases[] = {"not started", "idle", "in op", "ended"};
-    for (const MPuppet& p : p_) {
-        out << "  " << p.name() << ": " << phases[static_cast<int>(p.phase)] << " (step " << p.seq
-            << "), cancelling " << p.cancelling << (p.pending ? ", pending" : "") << ", depth "
-            << p.scopes.size() << ", hold " << p.hold;
-        if (p.phase == Phase::ended) {
-            out << ", ended "
-                << (p.end.ok ? "value " + std::to_string(p.end.value) : p.end.exc.text());
-        }
-        out << "\n";
-    }
-    return out.str();
 }
 
 }  // namespace uvtask::fuzz

@@ -209,8 +209,6 @@ public:
     [[nodiscard]] const MLock& lock(int l) const noexcept { return l_[l]; }
     /// The puppet's innermost Deadline scope that can still be expired, or -1.
     [[nodiscard]] int expirable_deadline(int pid) const noexcept;
-    /// True if puppet `pid` waits (directly or through joins) for puppet `target`.
-    [[nodiscard]] bool waits_for(int pid, int target) const;
     [[nodiscard]] std::string state_text() const;
 
 private:
@@ -232,6 +230,7 @@ private:
     // operations (model_ops.cpp)
     void start_op(int pid, const Command& cmd);
     bool sp(int pid);
+    // queues and locks (model_steps.cpp)
     void put(int q, int value);
     int take(int q);
     void release(int l);

@@ -66,61 +66,6 @@ void Model::owned_join(int pid, int target) {
     }
 }
 
-// ---- queues and locks (§3.3: an item handed over is delivered even if a cancel follows)
-
-void Model::put(int q, int value) {
-    MQueue& queue = q_[q];
-    if (!queue.poppers.empty()) {
-        const int popper = queue.poppers.front();
-        queue.poppers.pop_front();
-        p_[popper].wait.value = value;
-        wake(popper, Status::completed);
-        return;
-    }
-    queue.items.push_back(value);
-}
-
-int Model::take(int q) {
-    MQueue& queue = q_[q];
-    if (!queue.pushers.empty()) {
-        const auto [pusher, item] = queue.pushers.front();
-        queue.pushers.pop_front();
-        wake(pusher, Status::completed);
-        if (queue.items.empty()) {
-            return item;
-        }
-        queue.items.push_back(item);
-    }
-    const int value = queue.items.front();
-    queue.items.pop_front();
-    return value;
-}
-
-void Model::release(int l) {
-    MLock& lock = l_[l];
-    if (!lock.waiters.empty()) {
-        const int waiter = lock.waiters.front();
-        lock.waiters.pop_front();
-        p_[waiter].wait.handed = true;
-        wake(waiter, Status::completed);  // stays locked: handed over
-        return;
-    }
-    lock.locked = false;
-}
-
-void Model::close(int q) {
-    MQueue& queue = q_[q];
-    queue.closed = true;
-    for (const int popper : queue.poppers) {
-        wake(popper, Status::closed);
-    }
-    queue.poppers.clear();
-    for (const auto& [pusher, item] : queue.pushers) {
-        wake(pusher, Status::closed);
-    }
-    queue.pushers.clear();
-}
-
 // ---- starting an operation
 
 void Model::start_op(int pid, const Command& cmd) {

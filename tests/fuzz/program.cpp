@@ -28,7 +28,7 @@ const char* dur_name(Dur dur) {
     switch (dur) {
         case Dur::zero: return "0";
         case Dur::never: return "never";
-        case Dur::short_ms: return "2ms";
+        case Dur::short_ms: return "1ms";
     }
     return "?";
 }

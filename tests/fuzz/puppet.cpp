@@ -42,7 +42,7 @@ std::chrono::milliseconds duration_of(Dur dur) {
     switch (dur) {
         case Dur::zero: return 0ms;
         case Dur::never: return std::chrono::hours(1);
-        case Dur::short_ms: return 2ms;
+        case Dur::short_ms: return 1ms;
     }
     return 0ms;
 }
