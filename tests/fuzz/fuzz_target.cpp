@@ -4,7 +4,7 @@
 // steps and cross-thread races it ran and how many distinct interleavings it saw.
 //
 // Environment: UVTASK_FUZZ_VERBOSE=1 prints every step and log (to replay one input);
-// UVTASK_FUZZ_EXPECT_FIXED=2,3 makes the model expect the fixed behaviour of those known faults.
+// UVTASK_FUZZ_KNOWN_FAULTS=2,3 makes the model expect the behaviour of those faults (KnownFaults).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -24,10 +24,10 @@ FuzzOptions options_from_environment() {
     FuzzOptions options;
     const char* verbose = std::getenv("UVTASK_FUZZ_VERBOSE");
     options.verbose = verbose != nullptr && std::strcmp(verbose, "0") != 0;
-    if (const char* fixed = std::getenv("UVTASK_FUZZ_EXPECT_FIXED")) {
-        const std::string list = std::string(",") + fixed + ",";
-        options.faults.group_redelivers_cancel = list.find(",2,") == std::string::npos;
-        options.faults.group_forwards_stale_cancel = list.find(",3,") == std::string::npos;
+    if (const char* faults = std::getenv("UVTASK_FUZZ_KNOWN_FAULTS")) {
+        const std::string list = std::string(",") + faults + ",";
+        options.faults.group_redelivers_cancel = list.find(",2,") != std::string::npos;
+        options.faults.group_forwards_stale_cancel = list.find(",3,") != std::string::npos;
     }
     return options;
 }

@@ -141,12 +141,13 @@ SEEDS = {
     cmd(0, "group_spawn") + cmd(0, "end", 3) + cancel(0, "b") + cmd(0, "sleep_short", 0) +
     cmd(0, "end", 1),
     # Fault 2: the body received the outer cancel, a child failed: the ExceptionGroup, and the
-    # cancel is not delivered again (UVTASK_FUZZ_EXPECT_FIXED=2 expects the fix).
+    # cancel is not delivered again (UVTASK_FUZZ_KNOWN_FAULTS=2 expects the fault).
     "fault-2-group-redelivers": header() + spawn() + cmd(0, "scope_catch") +
     cmd(0, "scope_group") + cmd(0, "group_spawn") + cancel(0, "a") + cmd(0, "yield", 0) +
     cmd(0, "raise") + cmd(0, "probe"),
     # Fault 3: the body ends with a CancelledError nobody asked the task for (it awaited a task
-    # cancelled by someone else): the children are cancelled with a stale kind and message.
+    # cancelled by someone else): the children are cancelled with kind parent, not with the
+    # task's stale kind and message (UVTASK_FUZZ_KNOWN_FAULTS=3 expects the fault).
     "fault-3-group-stale-cancel": header() + spawn() + cmd(0, "scope_catch") +
     cmd(0, "scope_group") + cmd(0, "group_spawn") + spawn() + cmd(0, "join", 1, 1) +
     cancel(2, "b") + cmd(1, "yield", 0) + cmd(0, "yield", 0),

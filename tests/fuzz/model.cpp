@@ -70,6 +70,7 @@ bool Model::request_cancel(int pid, const std::string& msg, CancelKind kind, boo
 Exc Model::take_cancel(int pid) {
     MPuppet& p = p_[pid];
     p.pending = false;
+    ++p.deliveries;
     Exc e;
     e.type = Exc::Type::cancelled;
     e.msg = p.msg;

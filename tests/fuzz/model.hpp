@@ -11,9 +11,8 @@
 // nondeterminism, a cancel from another thread racing with an operation, is modelled by forking
 // the model into both outcomes and keeping the one the real run shows (`Model` is a value).
 //
-// Known faults of today's runtime (issue list of the project) that the fuzzer reaches are
-// mirrored behind a flag in `KnownFaults`, so CI stays green; turning a flag off makes the model
-// expect the fixed behaviour.
+// Faults of the runtime that the fuzzer reached can be mirrored behind a flag of `KnownFaults`
+// (so that CI stays green until the runtime is fixed); by default the model expects the contract.
 #pragma once
 
 #include <cstdint>
@@ -26,16 +25,18 @@
 
 namespace uvtask::fuzz {
 
-/// Where today's runtime is known to differ from the contract. true: the model expects today's
-/// behaviour (the fault); false: the contract's.
+/// Faults the runtime had, that the fuzzer reaches: with a flag set, the model expects the old
+/// behaviour (to run the fuzzer against a runtime that still has it); off by default, as the
+/// contract says. Each has a seed in tests/fuzz/corpus that fails with the flag off on a runtime
+/// with the fault, and with the flag on on one without.
 struct KnownFaults {
     /// Fault 2: a task group whose body received the outer CancelledError and whose children
     /// failed throws ExceptionGroup and then re-arms that cancel: the task's next suspension
     /// point throws it a second time (§3.4: one delivery per request).
-    bool group_redelivers_cancel = true;
-    /// Fault 3: a body ending with a CancelledError that was not a request to the task makes the
+    bool group_redelivers_cancel = false;
+    /// Fault 3: a body ending with a CancelledError that was not a request to the task made the
     /// group cancel its children with the task's stale message and kind instead of kind parent.
-    bool group_forwards_stale_cancel = true;
+    bool group_forwards_stale_cancel = false;
 };
 
 struct Exc {
@@ -87,6 +88,7 @@ struct GroupState {
     std::vector<std::string> errors;
     int at_entry = 0;
     int after_ours = 0;
+    int deliveries_at_entry = 0;
     bool pending_at_ours = false;
     bool body_running = true;
     bool parent_cancel_requested = false;
@@ -150,6 +152,7 @@ struct MPuppet {
     bool ran = false;  // its body started (false: cancelled before it first ran)
     int seq = -1;      // the last command's step
     int cancelling = 0;
+    int deliveries = 0;  // CancelledErrors thrown into it (requests consumed as delivered)
     bool pending = false;
     std::string msg;
     CancelKind kind = CancelKind::user;

@@ -309,6 +309,7 @@ void Model::start_op(int pid, const Command& cmd) {
                 ++p.hold;
             } else if (cmd.op == Op::scope_group) {
                 scope.group.at_entry = p.cancelling - (p.pending ? 1 : 0);
+                scope.group.deliveries_at_entry = p.deliveries;
             } else if (cmd.op != Op::scope_catch) {
                 dl_enter(pid, scope.dl, cmd.op == Op::scope_deadline ? Dur::never : cmd.dur);
             }
@@ -369,7 +370,7 @@ void Model::resume(int pid) {
         case Wait::join: {
             const MPuppet& t = p_[w.obj];
             if (w.propagated && t.ended_cancelled() && p.pending) {
-                p.pending = false;  // its end is our request's delivery
+                (void)take_cancel(pid);  // its end is our request's delivery
             }
             inner_done(labelled(result_of(w.obj), "join="));
             return;

@@ -186,10 +186,15 @@ void Model::group_body_ended(int pid, Result r) {
     if (!r.ok && !g.set.cancelling) {
         if (!is_cancel) {
             cancel_children(g.set, pid, "task group: the body failed", CancelKind::parent);
-        } else if (faults_.group_forwards_stale_cancel || p.cancelling > g.at_entry) {
-            forward_cancel(g.set, pid);  // an outer cancel: passed on with its message and kind
+        } else if (faults_.group_forwards_stale_cancel) {
+            forward_cancel(g.set, pid);
+        } else if (p.deliveries != g.deliveries_at_entry) {
+            // An outer request reached the body: the children are told who asked.
+            cancel_children(g.set, pid, r.exc.msg, r.exc.kind);
         } else {
-            cancel_children(g.set, pid, "task group: the body was cancelled", CancelKind::parent);
+            // Nobody asked this task (the body awaited something that was cancelled).
+            cancel_children(g.set, pid, "task group: the body ended with CancelledError",
+                            CancelKind::parent);
         }
     }
     g.body = std::move(r);
