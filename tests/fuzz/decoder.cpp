@@ -36,6 +36,49 @@ bool in_group(const MPuppet& p) {
     return false;
 }
 
+/// How often each operation is picked, in the order of `Op`: the ones where tasks meet (queues,
+/// locks, joins) and the scopes more often than the rest. Keep in step with make-seeds.py.
+constexpr std::uint8_t op_weights[] = {
+    3, 2, 1, 2, 2, 1,  // end, sleep_forever, sleep_short, yield, checkpoints, checkpoint_spin
+    4, 4, 1, 1, 5, 4,  // push, pop, try_push, try_pop, lock, unlock
+    2, 1, 2, 2, 2, 2,  // join, shield, wait_for_handle, wait_for_task, wait_for_op, gather
+    2, 2, 2, 1, 2, 2,  // group_spawn, probe, uncancel, cancel_self, cancel_other, raise
+    1, 3, 2, 2, 2, 2,  // expire_own, scope_catch, scope_nc, scope_timeout, scope_move_on,
+    2,                 // scope_deadline, scope_group
+};
+static_assert(sizeof(op_weights) == static_cast<std::size_t>(Op::count));
+
+int op_of(std::uint8_t byte) {
+    int total = 0;
+    for (const std::uint8_t w : op_weights) {
+        total += w;
+    }
+    int at = byte % total;
+    int op = 0;
+    while (at >= op_weights[op]) {
+        at -= op_weights[op];
+        ++op;
+    }
+    return op;
+}
+
+/// Queue or lock 0 three times in four: tasks meet on it.
+int object_of(std::uint8_t byte) { return byte % 4 == 3 ? 1 : 0; }
+
+/// The puppet a driver_push / driver_pop / driver_unlock on queue or lock `a` would wake, or -1.
+int woken_by(const Model& model, StepKind kind, int a) {
+    if (kind == StepKind::driver_push && !model.queue(a).poppers.empty()) {
+        return model.queue(a).poppers.front();
+    }
+    if (kind == StepKind::driver_pop && !model.queue(a).pushers.empty()) {
+        return model.queue(a).pushers.front().first;
+    }
+    if (kind == StepKind::driver_unlock && !model.lock(a).waiters.empty()) {
+        return model.lock(a).waiters.front();
+    }
+    return -1;
+}
+
 int pick(const std::vector<int>& from, std::uint8_t byte) {
     return from[static_cast<std::size_t>(byte) % from.size()];
 }
@@ -63,7 +106,7 @@ std::optional<Command> Decoder::command(const Model& model, int pid) {
     const bool deep = static_cast<int>(p.scopes.size()) >= max_depth;
     const int count = static_cast<int>(Op::count);
     Command c;
-    int op = byte() % count;
+    int op = op_of(byte());
     for (int tries = 0; tries < count; ++tries, op = (op + 1) % count) {
         c = Command{};
         c.op = static_cast<Op>(op);
@@ -84,12 +127,12 @@ std::optional<Command> Decoder::command(const Model& model, int pid) {
             case Op::checkpoints: c.a = 1 + byte() % 100; return c;
             case Op::push:
             case Op::try_push:
-                c.a = byte() % queue_count;
+                c.a = object_of(byte());
                 c.value = new_item();
                 return c;
             case Op::pop:
             case Op::try_pop:
-            case Op::lock: c.a = byte() % 2; return c;
+            case Op::lock: c.a = object_of(byte()); return c;
             case Op::unlock: {
                 std::vector<int> locked;
                 for (int l = 0; l < lock_count; ++l) {
@@ -306,14 +349,23 @@ std::optional<Step> Decoder::next(const Model& model) {
             s.kind = b < 225   ? StepKind::driver_push
                      : b < 233 ? StepKind::driver_pop
                                : StepKind::driver_unlock;
-            s.a = byte() % 2;
+            s.a = object_of(byte());
             if (s.kind == StepKind::driver_unlock && !model.lock(s.a).locked) {
-                continue;
+                s.a = 1 - s.a;
+                if (!model.lock(s.a).locked) {
+                    continue;
+                }
             }
             s.value = new_item();
-            const std::vector<int> targets = with_handle(model, -1);
+            // The cancel that follows in the same tick goes, one time in two, to the puppet
+            // the action hands an item, room or the lock to: atomic completion (§3.3).
+            std::vector<int> targets = with_handle(model, -1);
+            const int woken = woken_by(model, s.kind, s.a);
+            if (woken >= 0 && model.puppets()[static_cast<std::size_t>(woken)].has_handle) {
+                targets.insert(targets.begin(), targets.size(), woken);
+            }
             if (!targets.empty() && byte() % 2 == 0) {
-                s.then_cancel = pick(targets, byte());  // same tick: atomic completion
+                s.then_cancel = pick(targets, byte());
                 s.msg = message();
             }
         } else if (b < 245) {

@@ -6,7 +6,8 @@ them. Replay one to see the program it decodes to:
     UVTASK_FUZZ_VERBOSE=1 build-fuzz/tests/fuzz/uvtask_fuzz tests/fuzz/corpus/seed-<name>
 
 The helpers mirror the decoder: a step's first byte picks its kind, the next ones its target (an
-index into the candidates, in puppet order) and operands. Keep them in step with decoder.cpp."""
+index into the candidates, in puppet order) and operands; queue and lock 1 are bytes 3 (the
+decoder picks them for byte % 4 == 3). Keep them in step with decoder.cpp."""
 import os
 import sys
 
@@ -16,6 +17,10 @@ OPS = ["end", "sleep_forever", "sleep_short", "yield", "checkpoints", "checkpoin
        "wait_for_task", "wait_for_op", "gather", "group_spawn", "probe", "uncancel",
        "cancel_self", "cancel_other", "raise", "expire_own", "scope_catch", "scope_nc",
        "scope_timeout", "scope_move_on", "scope_deadline", "scope_group"]
+# How often the decoder picks each operation (op_weights in decoder.cpp): an operation's byte is
+# where its range starts.
+WEIGHTS = [3, 2, 1, 2, 2, 1, 4, 4, 1, 1, 5, 4, 2, 1, 2, 2, 2, 2, 2, 2, 2, 1, 2, 2, 1, 3, 2, 2, 2,
+           2, 2]
 MSG = {"": 0, "a": 1, "b": 2}
 USER, SIGNAL = 1, 0  # the kind byte of a cancel (byte % 4 == 0: signal)
 ZERO, NEVER, SHORT = 0, 1, 2
@@ -32,7 +37,7 @@ def spawn(cancel_msg=None):
 
 def cmd(idle_index, op, *operands):
     """`idle_index`: the puppet's place among the idle puppets, in id order."""
-    return [100, idle_index, OPS.index(op), *operands]
+    return [100, idle_index, sum(WEIGHTS[:OPS.index(op)]), *operands]
 
 
 def cancel(index, msg="", kind=USER):
@@ -91,12 +96,12 @@ SEEDS = {
     "pop-handed-then-cancel": header("0") + spawn() + cmd(0, "pop", 0) +
     driver_push(0, then=0, msg="a") + cmd(0, "probe") + cmd(0, "yield", 0),
     "push-rendezvous-cancel": header("0") + spawn() + spawn() + cmd(0, "push", 0) +
-    cancel(0, "a") + cmd(0, "pop", 0) + cmd(0, "push", 0) + driver_pop(0, then=1) +
+    cancel(0, "a") + cmd(0, "pop", 0) + cmd(0, "push", 0) + driver_pop(0, then=0) +
     cmd(0, "end", 2),
     # Lock: handed to a waiter cancelled in the same tick, passed on.
     "lock-handed-then-cancel": header() + spawn() + spawn() + spawn() + cmd(0, "lock", 0) +
-    cmd(0, "lock", 0) + cmd(0, "lock", 0) + driver_unlock(0, then=1, msg="b") +
-    cmd(1, "unlock", 0),
+    cmd(1, "lock", 0) + cmd(1, "lock", 0) + driver_unlock(0, then=0, msg="b") +
+    cmd(0, "unlock", 0),
     # §3.6: a cancel passes on to an awaited task; shield stops that.
     "join-forwards": header() + spawn() + spawn() + cmd(0, "join", 0, 1) + cancel(0, "a") +
     cmd(0, "scope_catch") + cmd(0, "yield", 2) + cmd(0, "end", 7),
@@ -112,14 +117,15 @@ SEEDS = {
     remote_cancel(1, "b") + time_slice(2),
     # §3.10: cancels from another thread: of a sleeping task, and racing with operations.
     "remote": header() + spawn() + cmd(0, "sleep_forever") + remote_cancel(0, "a", SIGNAL) +
-    spawn() + race(0, 0, [2], "b") + race(0, 2, [1], "a", SIGNAL, 40) +
-    race(0, 1, [60], "", USER, 200) + cmd(0, "scope_catch") + race(0, 3, [1, 0], "a") +
-    race(0, 3, [0, 0], "b", USER, 100),
+    spawn() + cmd(0, "scope_catch") + race(0, 0, [2], "b") + cmd(0, "scope_catch") +
+    race(0, 2, [1], "a", SIGNAL, 40) + cmd(0, "scope_catch") + race(0, 1, [60], "", USER, 200) +
+    cmd(0, "scope_catch") + race(0, 3, [1, 0], "a") + cmd(0, "scope_catch") +
+    race(0, 3, [0, 0], "b", USER, 100) + race(0, 3, [2, 0], "a", USER, 3),
     # §4 deadlines: expired at the start, expired by the driver while blocked, nested.
     "deadlines": header() + spawn() + cmd(0, "scope_catch") + cmd(0, "scope_catch") +
     cmd(0, "scope_catch") + cmd(0, "scope_timeout", ZERO) +
     cmd(0, "pop", 0) + cmd(0, "scope_move_on", ZERO) + cmd(0, "yield", 0) +
-    cmd(0, "scope_deadline") + cmd(0, "scope_deadline") + cmd(0, "pop", 1) + expire(0) +
+    cmd(0, "scope_deadline") + cmd(0, "scope_deadline") + cmd(0, "pop", 3) + expire(0) +
     cmd(0, "end", 5) + cmd(0, "expire_own") + cmd(0, "end", 6),
     "deadline-and-cancel": header() + spawn() + cmd(0, "scope_catch") +
     cmd(0, "scope_deadline") + cmd(0, "sleep_forever") + cancel(0, "a") + cmd(0, "probe") +
@@ -127,7 +133,7 @@ SEEDS = {
     # wait_for: on a handle, on a new task, on a queue pop with a real timer.
     "wait-for": header() + spawn() + spawn() + cmd(0, "wait_for_handle", 0, ZERO) +
     cmd(0, "scope_catch") + cmd(0, "wait_for_task", NEVER) + cmd(1, "end", 8) +
-    cmd(0, "wait_for_op", 1, 0, SHORT) + cmd(0, "wait_for_op", 2, 1, ZERO) +
+    cmd(0, "wait_for_op", 1, 0, SHORT) + cmd(0, "wait_for_op", 2, 3, ZERO) +
     cmd(0, "wait_for_op", 0, 0, SHORT),
     # gather: values, a failing child, an outer cancel, a child cancelled by someone else.
     "gather": header() + spawn() + cmd(0, "scope_catch") + cmd(0, "gather", 1, 1) +
@@ -153,7 +159,7 @@ SEEDS = {
     cancel(2, "b") + cmd(1, "yield", 0) + cmd(0, "yield", 0),
     # Queues closed with waiters; try_push/try_pop from tasks and from the driver.
     "queue-close": header("1") + spawn() + spawn() + cmd(0, "push", 0) + cmd(0, "push", 0) +
-    cmd(0, "pop", 1) + close(0) + close(1) + cmd(0, "try_pop", 0) + cmd(0, "try_pop", 0) +
+    cmd(0, "pop", 3) + close(0) + close(1) + cmd(0, "try_pop", 0) + cmd(0, "try_pop", 0) +
     cmd(0, "try_push", 0) + driver_pop(0),
 }
 
