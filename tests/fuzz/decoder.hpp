@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "model.hpp"
 #include "program.hpp"
@@ -16,6 +17,47 @@ namespace uvtask::fuzz {
 inline constexpr int max_steps = 40;
 inline constexpr int max_puppets = 24;
 inline constexpr int max_depth = 4;
+
+namespace decode {
+
+/// The idle puppets, in id order.
+inline std::vector<int> idle_puppets(const Model& model) {
+    std::vector<int> out;
+    for (const MPuppet& p : model.puppets()) {
+        if (p.phase == Phase::idle) {
+            out.push_back(p.id);
+        }
+    }
+    return out;
+}
+
+inline std::vector<int> with_handle(const Model& model, int above) {
+    std::vector<int> out;
+    for (const MPuppet& p : model.puppets()) {
+        if (p.has_handle && p.id > above) {
+            out.push_back(p.id);
+        }
+    }
+    return out;
+}
+
+inline int pick(const std::vector<int>& from, std::uint8_t byte) {
+    return from[static_cast<std::size_t>(byte) % from.size()];
+}
+
+/// Queue or lock 0 three times in four: tasks meet on it.
+/// True if wait_for_op's operation `which` (0 sleep(1h), 1 pop, 2 lock) on queue or lock `a`
+/// would wait: the sleep, a pop of an empty queue with no push waiting, a lock that is locked.
+inline bool blocks(const Model& model, int which, int a) {
+    if (which == 1) {
+        return model.queue(a).items.empty() && model.queue(a).pushers.empty();
+    }
+    return which == 0 || model.lock(a).locked;
+}
+
+inline int object_of(std::uint8_t byte) { return byte % 4 == 3 ? 1 : 0; }
+
+}  // namespace decode
 
 class Decoder {
 public:

@@ -4,7 +4,8 @@
 // steps and cross-thread races it ran and how many distinct interleavings it saw.
 //
 // Environment: UVTASK_FUZZ_VERBOSE=1 prints every step and log (to replay one input);
-// UVTASK_FUZZ_KNOWN_FAULTS=2,3 makes the model expect the behaviour of those faults (KnownFaults).
+// UVTASK_FUZZ_KNOWN_FAULTS=2,3,a makes the model expect the behaviour of those faults, and only
+// those (KnownFaults; unset: the faults today's runtime is known to have).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -24,10 +25,13 @@ FuzzOptions options_from_environment() {
     FuzzOptions options;
     const char* verbose = std::getenv("UVTASK_FUZZ_VERBOSE");
     options.verbose = verbose != nullptr && std::strcmp(verbose, "0") != 0;
+    // Unset: the faults today's runtime has (KnownFaults' defaults); "" or "none": none.
     if (const char* faults = std::getenv("UVTASK_FUZZ_KNOWN_FAULTS")) {
         const std::string list = std::string(",") + faults + ",";
         options.faults.group_redelivers_cancel = list.find(",2,") != std::string::npos;
         options.faults.group_forwards_stale_cancel = list.find(",3,") != std::string::npos;
+        options.faults.scope_keeps_request_after_withdrawn_newer =
+            list.find(",a,") != std::string::npos;
     }
     return options;
 }

@@ -157,6 +157,14 @@ SEEDS = {
     "fault-3-group-stale-cancel": header() + spawn() + cmd(0, "scope_catch") +
     cmd(0, "scope_group") + cmd(0, "group_spawn") + spawn() + cmd(0, "join", 1, 1) +
     cancel(2, "b") + cmd(1, "yield", 0) + cmd(0, "yield", 0),
+    # Fault A: a move_on_after(0) whose work ran an inner wait_for(handle, 0) and ended with a
+    # value keeps its own undelivered request pending after withdrawing it: the probe shows
+    # cancel_requested() 1 (a stray CancelledError would hit the next suspension point).
+    # UVTASK_FUZZ_KNOWN_FAULTS= (none) expects the contract: 0.
+    "fault-a-stray-deadline-cancel": header() + spawn() + spawn() + cmd(1, "end", 5) +
+    cancel(0, "a") + cmd(0, "scope_catch") + cmd(0, "yield", 0) +
+    cmd(0, "scope_move_on", ZERO) + cmd(0, "wait_for_handle", 0, ZERO) + cmd(0, "end", 7) +
+    cmd(0, "probe") + cmd(0, "yield", 0),
     # Queues closed with waiters; try_push/try_pop from tasks and from the driver.
     "queue-close": header("1") + spawn() + spawn() + cmd(0, "push", 0) + cmd(0, "push", 0) +
     cmd(0, "pop", 3) + close(0) + close(1) + cmd(0, "try_pop", 0) + cmd(0, "try_pop", 0) +

@@ -59,6 +59,7 @@ bool Model::request_cancel(int pid, const std::string& msg, CancelKind kind, boo
         p.kind = kind;
     }
     ++p.cancelling;
+    ++p.requests;
     p.pending = true;
     // An idle puppet waits for its next command inside non_cancellable: nothing to interrupt.
     if (p.phase == Phase::in_op && p.wait.suspended && deliverable(pid)) {

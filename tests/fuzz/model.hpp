@@ -37,6 +37,12 @@ struct KnownFaults {
     /// Fault 3: a body ending with a CancelledError that was not a request to the task made the
     /// group cancel its children with the task's stale message and kind instead of kind parent.
     bool group_forwards_stale_cancel = false;
+    /// Fault A (found by this fuzzer; tests/fuzz/README.md): a deadline or task group whose
+    /// request was followed by another request — even one withdrawn since, such as an inner
+    /// wait_for's expiry — keeps its own undelivered request pending when it withdraws it, so a
+    /// stray CancelledError (kind timeout) hits the task's next suspension point. The runtime
+    /// tells "a newer request" by a sequence number; the contract needs one still outstanding.
+    bool scope_keeps_request_after_withdrawn_newer = true;
 };
 
 struct Exc {
@@ -67,6 +73,7 @@ struct DeadlineState {
     bool timer = false;  // a real-time timer is armed
     int at_entry = 0;
     int after_fire = 0;
+    int sequence_at_fire = 0;  // the task's requests after ours (KnownFaults, fault A)
 };
 
 /// The watched children of a gather or a task group.
@@ -89,6 +96,7 @@ struct GroupState {
     int at_entry = 0;
     int after_ours = 0;
     int deliveries_at_entry = 0;
+    int sequence_at_ours = 0;
     bool pending_at_ours = false;
     bool body_running = true;
     bool parent_cancel_requested = false;
@@ -153,6 +161,7 @@ struct MPuppet {
     int seq = -1;      // the last command's step
     int cancelling = 0;
     int deliveries = 0;  // CancelledErrors thrown into it (requests consumed as delivered)
+    int requests = 0;    // cancel requests made (true returned), withdrawn or not
     bool pending = false;
     std::string msg;
     CancelKind kind = CancelKind::user;

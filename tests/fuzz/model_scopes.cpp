@@ -28,6 +28,7 @@ void Model::dl_expire(int pid, DeadlineState& dl) {
     dl.after_fire = p.cancelling + 1;
     // A request pending already keeps its message and kind: the work sees who else asked.
     request_cancel(pid, "deadline expired", CancelKind::timeout, true);
+    dl.sequence_at_fire = p_[pid].requests;
 }
 
 Model::Exit Model::dl_leave(int pid, DeadlineState& dl, bool failed, bool is_cancel) {
@@ -42,7 +43,9 @@ Model::Exit Model::dl_leave(int pid, DeadlineState& dl, bool failed, bool is_can
     }
     const int before = p.cancelling;
     const int after = uncancel(pid);
-    const bool newer_request = before > dl.after_fire;
+    const bool newer_request = faults_.scope_keeps_request_after_withdrawn_newer
+                                   ? p.requests != dl.sequence_at_fire
+                                   : before > dl.after_fire;
     if (!dl.pending_at_fire && !newer_request && p.pending) {
         p.pending = false;  // our request, never delivered: withdrawn
     }
@@ -125,6 +128,7 @@ void Model::child_done(const Joiner& joiner, int child) {
                 g.pending_at_ours = p_[owner].pending;
                 g.after_ours = p_[owner].cancelling + 1;
                 request_cancel(owner, msg, CancelKind::parent, true);
+                g.sequence_at_ours = p_[owner].requests;
             }
         }
     }
@@ -175,7 +179,9 @@ void Model::group_body_ended(int pid, Result r) {
     if (g.parent_cancel_requested) {
         const int before = p.cancelling;
         const int after = uncancel(pid);
-        const bool newer_request = before > g.after_ours;
+        const bool newer_request = faults_.scope_keeps_request_after_withdrawn_newer
+                                       ? p.requests != g.sequence_at_ours
+                                       : before > g.after_ours;
         if (!g.pending_at_ours && !newer_request && p.pending) {
             p.pending = false;  // ours, never delivered: withdrawn
         }
