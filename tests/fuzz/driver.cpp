@@ -54,7 +54,15 @@ Task<int> settle(Context& c, const std::vector<Model*>& candidates, bool remote)
             stable = 0;
             polls_at_match = c.polls;
         }
-        if (Clock::now() - start > settle_limit) {
+        // A divergence once both the time and enough turns have passed: on a loaded machine the
+        // process may get no CPU for seconds, and that is not the runtime's fault.
+        const auto waited = Clock::now() - start;
+        if ((waited > settle_limit && round > settle_rounds) || waited > 12 * settle_limit) {
+            c.settle_report =
+                "waited " +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()) +
+                " ms, " + std::to_string(round) + " rounds, last match " + std::to_string(matched);
             co_return -1;
         }
         if (round < 256 || now >= 0) {
@@ -140,7 +148,8 @@ Task<bool> run_step(Context& c, const Step& step) {
         which = co_await settle(c, {&c.model}, false);
     }
     if (which < 0) {
-        fail(c, c.model, "the puppets did not reach the state the model predicts");
+        fail(c, c.model,
+             "the puppets did not reach the state the model predicts (" + c.settle_report + ")");
         co_return false;
     }
     const Expect& expect = expects[static_cast<std::size_t>(which)];

@@ -52,7 +52,7 @@ Task<Actual> perform(Context& c, const Step& s) {
             Remote& remote = Remote::instance();
             remote.cancel(c.world.puppet(s.target).handle, s.msg, s.cancel_kind, 0);
             const auto start = Clock::now();
-            while (!remote.finished() && Clock::now() - start < settle_limit) {
+            while (!remote.finished() && Clock::now() - start < 12 * settle_limit) {
                 co_await yield_now();
             }
             actual.cancel_result =

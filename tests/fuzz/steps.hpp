@@ -19,6 +19,8 @@ namespace uvtask::fuzz {
 /// How long the driver waits for the puppets to reach the state the model predicts. Generous:
 /// a correct run gets there in microseconds, or in the few milliseconds of a timed operation.
 inline constexpr auto settle_limit = std::chrono::seconds(5);
+/// ... and at least this many of its rounds (a yield, or a 1 ms sleep once the yields are used up).
+inline constexpr int settle_rounds = 2000;
 
 struct Context {
     Context(const std::uint8_t* data, std::size_t size, const FuzzOptions& o, FuzzStats& s)
@@ -33,6 +35,7 @@ struct Context {
     std::vector<std::string> program;
     std::vector<ExceptionContext> reports;
     std::string failure;
+    std::string settle_report;  // why the last wait for the puppets gave up
     std::uint64_t polls = 0;  // loop iterations (a uv_prepare_t of the driver's, before each poll)
 };
 
