@@ -42,7 +42,7 @@ struct KnownFaults {
     /// wait_for's expiry — keeps its own undelivered request pending when it withdraws it, so a
     /// stray CancelledError (kind timeout) hits the task's next suspension point. The runtime
     /// tells "a newer request" by a sequence number; the contract needs one still outstanding.
-    bool scope_keeps_request_after_withdrawn_newer = true;
+    bool scope_keeps_request_after_withdrawn_newer = false;
 };
 
 struct Exc {

@@ -42,7 +42,7 @@ TaskState::~TaskState() = default;
 // ---- cancellation
 
 bool TaskState::record_request(std::string& message, CancelKind kind, bool keep_pending_reason,
-                               std::uint64_t* sequence, bool* pending_before) noexcept {
+                               ScopedRequest* scoped) noexcept {
     // Pointer comparison only: if our loop is gone we are done and return below.
     const bool on_thread = on_loop_thread();
     std::stop_source* stop = nullptr;
@@ -53,9 +53,6 @@ bool TaskState::record_request(std::string& message, CancelKind kind, bool keep_
             return false;
         }
         const bool pending = cancel_requested_.load(std::memory_order_relaxed);
-        if (pending_before != nullptr) {
-            *pending_before = pending;
-        }
         if (!keep_pending_reason || !pending) {
             if (extras_ || !message.empty()) {  // an empty message needs no allocation
                 try {
@@ -67,8 +64,10 @@ bool TaskState::record_request(std::string& message, CancelKind kind, bool keep_
             kind_ = kind;
         }
         ++request_sequence_;
-        if (sequence != nullptr) {
-            *sequence = request_sequence_;
+        ++undelivered_;
+        if (scoped != nullptr) {
+            scoped->sequence = request_sequence_;
+            scoped->deliveries_before = deliveries_.load(std::memory_order_relaxed);
         }
         // Release (both): a thread that sees the flag or the count sees the message and kind
         // stored above; acq_rel on the count orders it with uncancel() on other threads.
@@ -107,8 +106,7 @@ bool TaskState::request_cancel(std::string message, CancelKind kind,
 
 ScopedRequest TaskState::request_cancel_scoped(std::string message, CancelKind kind) noexcept {
     ScopedRequest request;
-    if (record_request(message, kind, /*keep_pending_reason=*/true, &request.sequence,
-                       &request.pending_before)) {
+    if (record_request(message, kind, /*keep_pending_reason=*/true, &request)) {
         run_cancel_callbacks();
         deliver_cancel_if_suspended();
     }
@@ -125,10 +123,17 @@ Withdrawal TaskState::withdraw_scoped(const ScopedRequest& request) noexcept {
     }
     out.remaining = count;
     out.newer = request_sequence_ != request.sequence;
-    // Still pending and nobody else's: our request was never delivered; drop it, or it would hit
+    // Never delivered (no delivery since ours, and still pending): ours is one of the
+    // undelivered requests; take it out. When it was the last — every other one since the last
+    // delivery withdrawn too — nothing is pending any more, or a stray CancelledError would hit
     // the task's next suspension point after the scope. (At 0, nothing is outstanding at all.)
-    if (count == 0 || (!out.newer && !request.pending_before)) {
+    if (deliveries_.load(std::memory_order_relaxed) == request.deliveries_before &&
+        cancel_requested_.load(std::memory_order_relaxed) && undelivered_ > 0) {
+        --undelivered_;
+    }
+    if (count == 0 || undelivered_ == 0) {
         cancel_requested_.store(false, std::memory_order_release);
+        undelivered_ = 0;
     }
     return out;
 }
@@ -162,6 +167,7 @@ void TaskState::deliver_cancel_if_suspended() noexcept {
 CancelledError TaskState::take_cancel() noexcept {
     Guard guard(lock_);
     cancel_requested_.store(false, std::memory_order_release);
+    undelivered_ = 0;
     // Relaxed: a statistic read by the same thread's scopes (task groups) only.
     deliveries_.fetch_add(1, std::memory_order_relaxed);
     // Moved out, not copied: the request is consumed, and a delivery never allocates.
@@ -244,6 +250,7 @@ int TaskState::uncancel() noexcept {
         cancelling_.store(count, std::memory_order_release);
         if (count == 0) {
             cancel_requested_.store(false, std::memory_order_release);
+            undelivered_ = 0;
         }
     }
     return count;

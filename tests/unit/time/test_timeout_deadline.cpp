@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <uvtask/event.hpp>
+
 #include "outcome.hpp"
 #include "run_test.hpp"
 
@@ -55,6 +57,29 @@ Task<void> work_with_expiring_cleanup(Deadline* deadline) {
 Task<void> no_stray_cancel() {
     CHECK_FALSE(this_task::cancel_requested());
     co_await yield_now();
+}
+
+Task<int> value_at_once(int value) { co_return value; }
+
+/// An inner deadline already past over work that ends at once: its request is made and
+/// withdrawn inside the outer deadline's work.
+Task<int> inner_expired_deadline() {
+    std::optional<int> got = co_await move_on_after(0ms, value_at_once(7));
+    co_return got.value_or(-1);
+}
+
+/// Refuses one cancel (no uncancel: cancelling() stays 1), then runs an outer deadline already
+/// past over `inner_expired_deadline`; checks that nothing is left pending afterwards.
+Task<void> refuse_then_nested_expired_deadlines(Event* refused) {
+    try {
+        co_await sleep(10s);
+    } catch (const CancelledError&) {
+        refused->set();  // refused on purpose: cancelling() stays 1
+    }
+    std::optional<int> got = co_await move_on_after(0ms, inner_expired_deadline());
+    CHECK(got == std::optional<int>(7));
+    CHECK(this_task::cancelling() == 1);
+    co_await no_stray_cancel();
 }
 
 }  // namespace
@@ -250,6 +275,22 @@ TEST_SUITE("timeout") {
             const bool cancelled = co_await shield(task);
             CHECK(cancelled);
             CHECK(deadline.expired());
+        }());
+    }
+
+    TEST_CASE("a deadline whose request was followed by a newer one, withdrawn since, leaves "
+              "nothing pending") {
+        // Fault A (found by tests/fuzz): the outer deadline's request is never delivered; the
+        // inner deadline's request comes after it and is withdrawn first. With a refused cancel
+        // keeping cancelling() above 0, the outer withdrawal used to keep its own request
+        // pending (it saw "a newer request"), and the next suspension point threw it.
+        run_test([]() -> Task<void> {
+            Event refused;
+            TaskHandle<void> task = spawn(refuse_then_nested_expired_deadlines(&refused));
+            co_await yield_now();
+            task.cancel("refused");
+            co_await refused.wait();
+            co_await task;
         }());
     }
 }

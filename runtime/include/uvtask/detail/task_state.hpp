@@ -40,8 +40,8 @@ struct Suspension {
 /// What a scope (a deadline, a task group) recorded when it cancelled the task it runs in, to
 /// withdraw exactly that request later (`TaskState::withdraw_scoped`).
 struct ScopedRequest {
-    std::uint64_t sequence = 0;   // the task's request counter right after ours
-    bool pending_before = false;  // a request was already waiting for delivery
+    std::uint64_t sequence = 0;         // the task's request counter right after ours
+    std::uint32_t deliveries_before = 0;  // the task's deliveries when ours was recorded
 };
 
 /// What withdrawing a scope's request found, read atomically with any concurrent `cancel()`.
@@ -143,9 +143,11 @@ public:
     /// A scope (deadline, task group) cancels the task it runs in: `request_cancel(…, true)`,
     /// returning what `withdraw_scoped` needs. Loop thread.
     [[nodiscard]] ScopedRequest request_cancel_scoped(std::string message, CancelKind kind) noexcept;
-    /// The scope's work ended: withdraws its request (one `uncancel()`) and, if no request came
-    /// after it and none was pending before it, drops its undelivered request — all under the
-    /// task's lock, so a `cancel()` from another thread is never taken for the scope's own.
+    /// The scope's work ended: withdraws its request (one `uncancel()`) and, if it was never
+    /// delivered, takes it out of the undelivered ones; when none is left the task has nothing
+    /// pending (a request made and withdrawn after ours, such as an inner deadline's, leaves
+    /// nothing behind either). All under the task's lock, so a `cancel()` from another thread
+    /// is never taken for the scope's own.
     [[nodiscard]] Withdrawal withdraw_scoped(const ScopedRequest& request) noexcept;
     /// `cancelling()` minus a request still waiting for delivery (it is not handled yet), read
     /// atomically: what a scope entering now counts as "already handled".
@@ -250,7 +252,7 @@ private:
     /// Records a request (count, flag, message, kind, stop, remote wake-up) without delivering
     /// it on this thread. Returns false if the task is done.
     bool record_request(std::string& message, CancelKind kind, bool keep_pending_reason,
-                        std::uint64_t* sequence = nullptr, bool* pending_before = nullptr) noexcept;
+                        ScopedRequest* scoped = nullptr) noexcept;
     void finish() noexcept;
     void last_reference_gone() noexcept;
     void wake_waiters() noexcept;
@@ -262,6 +264,9 @@ private:
     std::atomic<int> cancelling_{0};
     std::atomic<std::uint32_t> deliveries_{0};
     std::uint64_t request_sequence_ = 0;  // under lock_: one more per request
+    // Under lock_: requests recorded since the last delivery and not withdrawn by their scope.
+    // A delivery consumes them all (they coalesce); the pending flag is cleared with the last.
+    std::uint32_t undelivered_ = 0;
     TaskHost* host_;
     std::uint64_t loop_id_;
     std::coroutine_handle<> frame_;
