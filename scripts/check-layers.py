@@ -27,6 +27,7 @@ PUBLIC = {
     "detail/cancel_scope.hpp": "core",
     "detail/intrusive_list.hpp": "core",
     "detail/raise.hpp": "core",
+    "detail/require_cxx20.hpp": "core",
     "detail/settle.hpp": "core",
     "detail/task_host.hpp": "core",
     "detail/task_state.hpp": "core",

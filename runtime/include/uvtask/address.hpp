@@ -1,6 +1,8 @@
 // uvtask — SocketAddress: an IPv4 or IPv6 address and port.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <uv.h>
 
 #include <cstdint>

@@ -1,6 +1,8 @@
 // uvtask — Condition: wait for a notification while holding a Lock (asyncio.Condition).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <concepts>
 #include <coroutine>
 #include <cstddef>

@@ -1,6 +1,8 @@
 // uvtask — resolve(): host name resolution (uv_getaddrinfo) as a cancellable awaitable.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <uv.h>
 
 #include <coroutine>

@@ -1,6 +1,8 @@
 // uvtask — the exceptions the runtime throws.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -24,7 +26,8 @@ enum class CancelKind : unsigned char {
 ///
 /// Deliberately **not** derived from `std::exception`, so `catch (const std::exception&)` cannot
 /// swallow a cancellation (Python 3.8 moved `asyncio.CancelledError` to `BaseException` for the
-/// same reason). Catch it by type, clean up, and rethrow with `throw;` — or return a value to
+/// same reason). A `catch (...)` still catches it: such a block must end with `throw;` unless it
+/// means to refuse. Catch it by type, clean up, and rethrow with `throw;` — or return a value to
 /// refuse the cancellation.
 class CancelledError final {
 public:

@@ -1,6 +1,8 @@
 // uvtask — Event: a flag tasks can wait for (asyncio.Event).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <coroutine>
 #include <cstddef>
 

@@ -1,6 +1,8 @@
 // uvtask — ExceptionGroup: every failure of a TaskGroup, each retrievable by type.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <cstddef>
 #include <exception>
 #include <memory>

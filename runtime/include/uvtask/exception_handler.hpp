@@ -1,6 +1,8 @@
 // uvtask — how the runtime reports failures that no task can receive.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <exception>
 #include <functional>
 #include <string>

@@ -3,6 +3,8 @@
 // requests (uv_fs_*).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <fcntl.h>
 #include <uv.h>
 

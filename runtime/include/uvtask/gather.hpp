@@ -1,6 +1,8 @@
 // uvtask — gather(): run tasks concurrently, collect every result (asyncio.gather, made safe).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <cstddef>
 #include <tuple>
 #include <type_traits>

@@ -1,6 +1,8 @@
 // uvtask — IoError: a libuv error from an I/O operation, as a std::system_error.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <string>
 #include <string_view>
 #include <system_error>

@@ -1,6 +1,8 @@
 // uvtask — Listener: a listening socket (TCP or Unix) whose accept() is a cancellable awaitable.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <uv.h>
 
 #include <coroutine>

@@ -1,6 +1,8 @@
 // uvtask — Lock: a fair mutual-exclusion lock for tasks (asyncio.Lock).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <coroutine>
 #include <cstddef>
 #include <utility>

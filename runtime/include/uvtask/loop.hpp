@@ -1,6 +1,8 @@
 // uvtask — Loop: the per-thread scheduler over a uv_loop_t (owned, or adopted from the app).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <chrono>
 #include <concepts>
 #include <cstddef>

@@ -1,6 +1,8 @@
 // uvtask — non_cancellable() and with_cleanup(): hold cancellation back around critical work.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <concepts>
 #include <exception>
 #include <optional>

@@ -2,6 +2,8 @@
 // (a database client, curl, a device), with the guarantees of the built-in ones.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <coroutine>
 #include <exception>
 #include <optional>

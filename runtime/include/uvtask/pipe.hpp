@@ -1,6 +1,8 @@
 // uvtask — pipes: PipeStream (a Unix domain socket or a pipe) and PipeListener (uv_pipe_t).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <string>
 
 #include "uvtask/listener.hpp"

@@ -2,6 +2,8 @@
 // descriptor is ready (uv_poll_t), built on the public Operation API.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include "uvtask/operation.hpp"
 
 namespace uvtask {

@@ -2,6 +2,8 @@
 // exit status; a cancelled wait terminates the child (signal, grace period, SIGKILL) and reaps it.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <chrono>
 #include <coroutine>
 #include <csignal>

@@ -1,6 +1,8 @@
 // uvtask — Queue<T>: a fair, bounded, cancel-safe FIFO between tasks (asyncio.Queue).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <concepts>
 #include <coroutine>
 #include <cstddef>

@@ -1,6 +1,8 @@
 // uvtask — race(): the first task to finish wins; the others are cancelled and awaited.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <cstddef>
 #include <tuple>
 #include <type_traits>

@@ -1,6 +1,8 @@
 // uvtask — run(): asyncio.run for C++: a fresh loop, main to completion, a clean shutdown.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <chrono>
 #include <type_traits>
 #include <utility>

@@ -1,6 +1,8 @@
 // uvtask — Semaphore and BoundedSemaphore: fair counting semaphores for tasks (asyncio).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,8 @@
 // uvtask — shield(): wait for a task without passing your cancellation on to it.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <string>
 #include <utility>
 

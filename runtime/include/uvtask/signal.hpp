@@ -2,6 +2,8 @@
 // over one uv_signal_t per signal number that a loop keeps for its whole life.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <coroutine>
 #include <cstddef>
 #include <initializer_list>

@@ -1,6 +1,8 @@
 // uvtask — sleep(duration) and sleep_until(time_point) on the loop's libuv timer.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <coroutine>

@@ -2,6 +2,8 @@
 // or on another loop from any thread.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <string>
 #include <utility>
 

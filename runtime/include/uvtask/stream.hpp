@@ -2,6 +2,8 @@
 // cancellable awaitables.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <uv.h>
 
 #include <coroutine>

@@ -1,6 +1,8 @@
 // uvtask — Task<T>: a lazy coroutine, run inline by `co_await` or independently by `spawn`.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <coroutine>
 #include <cstddef>
 #include <exception>

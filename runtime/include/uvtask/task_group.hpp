@@ -1,6 +1,8 @@
 // uvtask — TaskGroup: structured concurrency; no child outlives the group (asyncio.TaskGroup).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <concepts>
 #include <cstddef>
 #include <exception>

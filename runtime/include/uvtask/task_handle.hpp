@@ -1,6 +1,8 @@
 // uvtask — TaskHandle<T>: a spawned, independently scheduled task (asyncio.Task).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <coroutine>
 #include <exception>
 #include <functional>

@@ -1,6 +1,8 @@
 // uvtask — TCP: TcpListener (bind, listen, accept) and TcpStream (connect, options), IPv4/IPv6.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>

@@ -1,6 +1,8 @@
 // uvtask — this_task: what the running task can ask about itself from code that cannot suspend.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <concepts>
 #include <exception>
 #include <stop_token>

@@ -1,6 +1,8 @@
 // uvtask — deadlines inside the current task: Deadline, with_timeout(), move_on_after().
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>

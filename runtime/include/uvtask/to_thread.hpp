@@ -2,6 +2,8 @@
 // await its result; a cancel requests stop on the function's std::stop_token.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <uv.h>
 
 #include <atomic>

@@ -2,6 +2,8 @@
 // with the cancellation rules of the other I/O objects.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <uv.h>
 
 #include <coroutine>

@@ -1,6 +1,8 @@
 // uvtask — everything: include this one header.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include "uvtask/address.hpp"
 #include "uvtask/condition.hpp"
 #include "uvtask/dns.hpp"

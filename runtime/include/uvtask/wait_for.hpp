@@ -1,6 +1,8 @@
 // uvtask — wait_for(): a task, a handle or any uvtask awaitable, with a timeout (asyncio.wait_for).
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <chrono>
 #include <concepts>
 #include <cstdint>

@@ -1,6 +1,8 @@
 // uvtask — yield_now() and checkpoint(): let other tasks, timers and I/O run; see a cancel.
 #pragma once
 
+#include "uvtask/detail/require_cxx20.hpp"
+
 #include <coroutine>
 
 #include "uvtask/detail/loop_core.hpp"
