@@ -46,6 +46,17 @@ private:
     CancelKind kind_;
 };
 
+/// Thrown by `run()` when a SIGINT (Ctrl-C) ended the main task and the application asked to
+/// handle it itself (`RunOptions::exit_on_sigint = false`), after the clean shutdown: every
+/// task cancelled and awaited, the loop closed. Python's `KeyboardInterrupt`, and like it (and
+/// like `CancelledError`) not derived from `std::exception`, so a handler written for ordinary
+/// failures does not take it for one.
+class KeyboardInterrupt final {
+public:
+    /// "SIGINT: interrupted".
+    [[nodiscard]] const char* what() const noexcept { return "SIGINT: interrupted"; }
+};
+
 /// A deadline expired (`wait_for`, `with_timeout`). Derives from `std::runtime_error`.
 class TimeoutError : public std::runtime_error {
 public:

@@ -20,6 +20,15 @@ struct RunOptions {
     /// SIGINT during `run()` cancels the main task with message "SIGINT" (kind `signal`); a
     /// second SIGINT restores the default disposition and re-raises it (the process dies).
     bool handle_sigint = true;
+    /// When the SIGINT above ended the main task (it ended cancelled), what `run()` does after
+    /// the clean shutdown (every task cancelled and awaited, the loop closed): `true` (the
+    /// default) ends the process the way Ctrl-C ends a program — standard streams flushed, the
+    /// default disposition restored, SIGINT raised, so the shell sees "killed by SIGINT"
+    /// (status 130) and no abort; `run()` does not return and the destructors of the caller's
+    /// locals do not run (as with any death by signal). `false` throws `KeyboardInterrupt`
+    /// instead, for an application that handles Ctrl-C itself. A main task that refused the
+    /// cancel and returned normally returns normally either way (asyncio's rule).
+    bool exit_on_sigint = true;
     /// How long shutdown waits for cancelled leftover tasks to end before destroying them
     /// (each reported as destroyed while pending).
     std::chrono::milliseconds shutdown_grace{5000};
@@ -37,19 +46,32 @@ void check_run_options(const RunOptions& options);
 /// and the loop. Throws `InvalidStateError` if the main task can never finish (it waits on
 /// nothing the loop could complete), after shutting down.
 void run_main(Loop& loop, TaskState& main, const RunOptions& options);
+/// After `run_main`: if main ended cancelled and `loop`'s SIGINT watch saw a SIGINT, ends the
+/// process by SIGINT (`exit_on_sigint`) or throws `KeyboardInterrupt`; otherwise returns.
+void end_if_interrupted(Loop& loop, TaskState& main, const RunOptions& options);
 }  // namespace detail
 
 /// Runs `main` on a new loop to completion and returns its result or rethrows its exception
 /// (`CancelledError` if it ended cancelled), like `asyncio.run`. At the end every task left is
-/// cancelled and awaited, every handle closed, and the loop closed. Throws `InvalidStateError` if
-/// this thread already has a Loop (run() cannot nest), and `InvalidDurationError` for a negative
-/// `shutdown_grace` or `time_slice` (both before `main` starts).
+/// cancelled and awaited, every handle closed, and the loop closed. Ctrl-C: see
+/// `RunOptions::handle_sigint` and `exit_on_sigint` (by default the process ends by SIGINT
+/// after the clean shutdown; opted out, `run()` throws `KeyboardInterrupt`).
+///
+/// Completes when: main has ended and the shutdown is over.
+/// Suspension point: no (it blocks the calling thread, which must have no Loop).
+/// On cancel: not cancellable itself; SIGINT cancels main (above).
+/// Throws: what main threw; `CancelledError` if main ended cancelled (other than by SIGINT);
+/// `KeyboardInterrupt` (opted out of `exit_on_sigint`); `InvalidStateError` if this thread
+/// already has a Loop (run() cannot nest) or if main can never finish; `InvalidDurationError`
+/// for a negative `shutdown_grace` or `time_slice` (both before `main` starts).
+/// Thread safety: any thread without a Loop.
 template <class T>
 T run(Task<T> main, RunOptions options = {}) {
     detail::check_run_options(options);
     Loop loop;
     TaskHandle<T> handle = spawn(std::move(main), "main");
     detail::run_main(loop, *detail::state_of(handle), options);
+    detail::end_if_interrupted(loop, *detail::state_of(handle), options);
     if constexpr (std::is_void_v<T>) {
         handle.result();
     } else if constexpr (std::is_copy_constructible_v<T>) {

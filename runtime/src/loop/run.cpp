@@ -18,6 +18,7 @@ namespace {
 struct SigintWatch {
     uv_signal_t handle{};
     TaskState* main = nullptr;
+    LoopCore* core = nullptr;
     bool seen = false;
 
     static void on_signal(uv_signal_t* handle, int signum) noexcept {
@@ -29,6 +30,7 @@ struct SigintWatch {
             return;
         }
         self->seen = true;
+        self->core->note_sigint();
         try {
             self->main->request_cancel("SIGINT", CancelKind::signal);
         } catch (...) {
@@ -61,6 +63,7 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
     // The watch lives until the loop is closed below (its handle is closed by close_owned_loop).
     auto sigint = std::make_unique<SigintWatch>();
     sigint->main = &main;
+    sigint->core = &core;
     sigint->handle.data = sigint.get();
     if (options.handle_sigint) {
         uv_signal_init(uv, &sigint->handle);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -240,22 +241,80 @@ TEST_SUITE("run") {
         CHECK(reports.seen.empty());
     }
 
-    TEST_CASE("SIGINT that ends the main task makes run() throw CancelledError(\"SIGINT\")") {
+    TEST_CASE("SIGINT that ends the main task, exit_on_sigint off: run() throws "
+              "KeyboardInterrupt after the clean shutdown") {
         Reports reports;
+        RunOptions options = reports.options();
+        options.exit_on_sigint = false;
+        bool leftover_cleaned_up = false;
         try {
             run(
-                []() -> Task<void> {
+                [](bool* cleaned) -> Task<void> {
+                    TaskHandle<void> leftover = spawn(
+                        [](bool* flag) -> Task<void> {
+                            try {
+                                co_await sleep(10s);
+                            } catch (const CancelledError& e) {
+                                CHECK(e.kind() == CancelKind::shutdown);
+                                *flag = true;
+                                throw;
+                            }
+                        }(cleaned));
                     std::raise(SIGINT);
                     co_await sleep(10s);
                     FAIL("the sleep was not cancelled");
-                }(),
-                reports.options());
+                }(&leftover_cleaned_up),
+                options);
             FAIL("run() returned");
-        } catch (const CancelledError& e) {
-            CHECK(e.message() == "SIGINT");
-            CHECK(e.kind() == CancelKind::signal);
+        } catch (const KeyboardInterrupt& e) {
+            CHECK(std::string(e.what()) == "SIGINT: interrupted");
         }
+        CHECK(leftover_cleaned_up);  // the shutdown ran before the exception
+        CHECK(Loop::current() == nullptr);
         CHECK(reports.seen.empty());
+    }
+
+    TEST_CASE("SIGINT that ends the main task ends the process by SIGINT after the clean "
+              "shutdown, what it printed flushed") {
+        int out[2];
+        REQUIRE(pipe(out) == 0);
+        std::fflush(stdout);  // the child must not inherit the test runner's buffered output
+        const pid_t child = fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            close(out[0]);
+            dup2(out[1], STDOUT_FILENO);
+            try {
+                run([]() -> Task<void> {
+                    std::raise(SIGINT);
+                    try {
+                        co_await sleep(10s);
+                    } catch (const CancelledError&) {
+                        std::fputs("cleaned up", stdout);  // buffered: a pipe is not a tty
+                        throw;
+                    }
+                }());
+            } catch (...) {
+                _exit(4);  // what the old run() did: CancelledError out of run()
+            }
+            _exit(3);  // run() returned
+        }
+        close(out[1]);
+        std::string printed;
+        char buffer[64];
+        for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;) {
+            printed.append(buffer, static_cast<std::size_t>(n));
+        }
+        close(out[0]);
+        int status = 0;
+        REQUIRE(waitpid(child, &status, 0) == child);
+        CHECK(WIFSIGNALED(status));
+        if (WIFSIGNALED(status)) {
+            CHECK(WTERMSIG(status) == SIGINT);
+        } else {
+            CHECK(WEXITSTATUS(status) == 0);  // shows which exit it was
+        }
+        CHECK(printed == "cleaned up");
     }
 
     TEST_CASE("a second SIGINT during run() kills the process") {

@@ -124,6 +124,10 @@ public:
     /// Joins `task` to the live list and the ready queue. Loop thread only.
     void adopt_new_task(TaskState* task) noexcept;
     [[nodiscard]] std::size_t live_tasks() const noexcept { return live_.size(); }
+    /// `run()`'s SIGINT watch saw a SIGINT (it cancelled main). Loop thread (or after the
+    /// loop's thread is done with it).
+    void note_sigint() noexcept { sigint_seen_ = true; }
+    [[nodiscard]] bool sigint_seen() const noexcept { return sigint_seen_; }
     /// A number for a new task's default name. Any thread.
     [[nodiscard]] std::uint64_t next_task_number() noexcept {
         // Relaxed: only uniqueness matters, not order with anything else.
@@ -216,6 +220,7 @@ private:
     bool wake_armed_ = false;
     bool draining_ = false;
     bool closed_ = false;
+    bool sigint_seen_ = false;
     uv_loop_t* loop_;
     std::uint64_t time_slice_ns_ = 1'000'000;
     std::uint32_t batch_stride_ = 1;
