@@ -40,6 +40,7 @@ PUBLIC = {
     "spawn.hpp": "loop",
     "task_handle.hpp": "loop",
     "yield.hpp": "loop",
+    "detail/bounded_work.hpp": "loop",
     "detail/join.hpp": "loop",
     "detail/loop_core.hpp": "loop",
     "detail/spawned_task.hpp": "loop",

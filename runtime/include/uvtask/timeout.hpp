@@ -12,6 +12,7 @@
 #include "uvtask/errors.hpp"
 #include "uvtask/sleep.hpp"
 #include "uvtask/task.hpp"
+#include "uvtask/detail/bounded_work.hpp"
 #include "uvtask/detail/cancel_scope.hpp"
 #include "uvtask/detail/settle.hpp"
 #include "uvtask/detail/task_state.hpp"
@@ -115,17 +116,26 @@ public:
 
     /// Runs `work` inline in the current task under this deadline and returns its result;
     /// `TimeoutError` if the deadline expired and the cancellation it caused ended the work
-    /// (see the class comment for every race). Completes when `work` has ended — the work's own
-    /// suspension points are the suspension points. Throws what `work` throws, `CancelledError` if
-    /// the task was cancelled by anyone else, `InvalidStateError` outside a task or on a second
-    /// run.
-    template <class T>
-    [[nodiscard]] Task<T> run(Task<T> work);
+    /// (see the class comment for every race). `work` is a `Task` (by value), a `TaskHandle`
+    /// (joined; on expiry its task is cancelled and waited for) or any uvtask awaitable
+    /// (awaited inline, atomically; held by reference — await in the same full-expression):
+    /// the rule of `wait_for`.
+    ///
+    /// Completes when: `work` has ended.
+    /// Suspension point: yes (the work's own suspension points).
+    /// On cancel: an outer cancel reaches the work and propagates as `CancelledError`.
+    /// Throws: what `work` throws; `TimeoutError`; `CancelledError` if the task was cancelled by
+    /// anyone else; `InvalidStateError` outside a task or on a second run.
+    /// Thread safety: loop thread only.
+    template <class A>
+        requires detail::Boundable<A>
+    [[nodiscard]] Task<detail::bounded_result_t<A>> run(A&& work);
 
     /// Like `run`, but an expiry of this deadline makes it return `std::nullopt` (`false` for
-    /// `Task<void>`) instead of throwing `TimeoutError` (Trio's `move_on_after`).
-    template <class T>
-    [[nodiscard]] Task<MoveOnResult<T>> move_on(Task<T> work);
+    /// a `void` result) instead of throwing `TimeoutError` (Trio's `move_on_after`).
+    template <class A>
+        requires detail::Boundable<A>
+    [[nodiscard]] Task<MoveOnResult<detail::bounded_result_t<A>>> move_on(A&& work);
 
 private:
     friend struct detail::DeadlineAccess;
@@ -224,38 +234,62 @@ Task<std::conditional_t<MoveOn, MoveOnResult<T>, T>> bounded(Deadline* deadline,
 
 }  // namespace detail
 
-template <class T>
-Task<T> Deadline::run(Task<T> work) {
-    return detail::bounded<T, false>(this, 0, std::move(work), "Deadline::run()");
+template <class A>
+    requires detail::Boundable<A>
+Task<detail::bounded_result_t<A>> Deadline::run(A&& work) {
+    return detail::bounded<detail::bounded_result_t<A>, false>(
+        this, 0, detail::as_bounded_work(static_cast<A&&>(work)), "Deadline::run()");
 }
 
-template <class T>
-Task<MoveOnResult<T>> Deadline::move_on(Task<T> work) {
-    return detail::bounded<T, true>(this, 0, std::move(work), "Deadline::move_on()");
+template <class A>
+    requires detail::Boundable<A>
+Task<MoveOnResult<detail::bounded_result_t<A>>> Deadline::move_on(A&& work) {
+    return detail::bounded<detail::bounded_result_t<A>, true>(
+        this, 0, detail::as_bounded_work(static_cast<A&&>(work)), "Deadline::move_on()");
 }
 
 /// Runs `work` inline in the current task (no new task) with a deadline `timeout` from the moment
 /// it starts (asyncio's `async with timeout()`); returns its result, or throws `TimeoutError` once
-/// the deadline expired and the cancellation it caused has ended the work. Every rule of
+/// the deadline expired and the cancellation it caused has ended the work. `work` is a `Task`
+/// (by value), a `TaskHandle` (joined; on expiry its task is cancelled and waited for) or any
+/// uvtask awaitable (`with_timeout(5s, stream.read_some(buf))`; awaited inline, atomically, held
+/// by reference — await in the same full-expression): the one rule of `wait_for`. Every rule of
 /// `Deadline` applies: an outer cancel always propagates as `CancelledError`, a refusing work's
-/// value is returned, deadlines nest and the earliest wins. The work's suspension points are the
-/// suspension points. Throws `InvalidDurationError` at the call for a negative or NaN `timeout`,
-/// `InvalidStateError` when awaited outside a task. To move the deadline while the work runs,
-/// use a `Deadline` object.
-template <class T, class Rep, class Period>
-[[nodiscard]] Task<T> with_timeout(std::chrono::duration<Rep, Period> timeout, Task<T> work) {
-    return detail::bounded<T, false>(nullptr, detail::checked_delay_ns(timeout, "with_timeout()"),
-                                     std::move(work), "with_timeout()");
+/// value is returned, deadlines nest and the earliest wins. To move the deadline while the work
+/// runs, use a `Deadline` object.
+///
+/// Completes when: `work` has ended.
+/// Suspension point: yes (the work's own suspension points).
+/// On cancel: an outer cancel reaches the work and propagates as `CancelledError`.
+/// Throws: what `work` throws; `TimeoutError`; `CancelledError`; `InvalidDurationError` at the
+/// call for a negative or NaN `timeout`; `InvalidStateError` when awaited outside a task.
+/// Thread safety: loop thread only.
+template <class A, class Rep, class Period>
+    requires detail::Boundable<A>
+[[nodiscard]] Task<detail::bounded_result_t<A>> with_timeout(
+    std::chrono::duration<Rep, Period> timeout, A&& work) {
+    return detail::bounded<detail::bounded_result_t<A>, false>(
+        nullptr, detail::checked_delay_ns(timeout, "with_timeout()"),
+        detail::as_bounded_work(static_cast<A&&>(work)), "with_timeout()");
 }
 
-/// Like `with_timeout`, but when the deadline expires the work is abandoned quietly (Trio):
-/// returns `std::nullopt` (`false` for `Task<void>`) instead of throwing `TimeoutError`.
-/// An outer cancel still propagates as `CancelledError`.
-template <class T, class Rep, class Period>
-[[nodiscard]] Task<MoveOnResult<T>> move_on_after(std::chrono::duration<Rep, Period> timeout,
-                                                  Task<T> work) {
-    return detail::bounded<T, true>(nullptr, detail::checked_delay_ns(timeout, "move_on_after()"),
-                                    std::move(work), "move_on_after()");
+/// Like `with_timeout` (the same `work` forms), but when the deadline expires the work is
+/// abandoned quietly (Trio): returns `std::nullopt` (`false` for a `void` result) instead of
+/// throwing `TimeoutError`: `co_await move_on_after(5s, stream.read_some(buf))`.
+///
+/// Completes when: `work` has ended.
+/// Suspension point: yes (the work's own suspension points).
+/// On cancel: an outer cancel still propagates as `CancelledError`.
+/// Throws: what `work` throws; `CancelledError`; `InvalidDurationError` at the call;
+/// `InvalidStateError` when awaited outside a task.
+/// Thread safety: loop thread only.
+template <class A, class Rep, class Period>
+    requires detail::Boundable<A>
+[[nodiscard]] Task<MoveOnResult<detail::bounded_result_t<A>>> move_on_after(
+    std::chrono::duration<Rep, Period> timeout, A&& work) {
+    return detail::bounded<detail::bounded_result_t<A>, true>(
+        nullptr, detail::checked_delay_ns(timeout, "move_on_after()"),
+        detail::as_bounded_work(static_cast<A&&>(work)), "move_on_after()");
 }
 
 }  // namespace uvtask

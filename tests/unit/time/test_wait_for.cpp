@@ -207,10 +207,13 @@ TEST_SUITE("wait_for") {
     }
 
     TEST_CASE("a refusing inner task's value is returned and an outer cancel stays pending") {
+        // A joined task (a handle) refuses the cancel passed on to it: the waiter's own request
+        // was not delivered to the waiter, so it stays pending (the join rule).
         run_test([]() -> Task<void> {
             InnerLog log;
             auto body = [](InnerLog* log) -> Task<int> {
-                const int v = co_await wait_for(refusing(7, log), 10s);
+                TaskHandle<int> inner = spawn(refusing(7, log));
+                const int v = co_await wait_for(inner, 10s);
                 CHECK(v == 7);
                 CHECK(this_task::cancel_requested());
                 co_await yield_now();  // the cancel, not swallowed, is delivered here
@@ -222,6 +225,29 @@ TEST_SUITE("wait_for") {
             Outcome<int> out = co_await settled(task);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "outer");
+        }());
+    }
+
+    TEST_CASE("a refusing inline Task consumes the outer cancel: its value is returned and "
+              "nothing stays pending") {
+        // A Task runs inline in the waiting task: the outer cancel is delivered to the work
+        // itself (one delivery), which refuses it.
+        run_test([]() -> Task<void> {
+            InnerLog log;
+            auto body = [](InnerLog* log) -> Task<int> {
+                const int v = co_await wait_for(refusing(7, log), 10s);
+                CHECK(v == 7);
+                CHECK_FALSE(this_task::cancel_requested());
+                CHECK(this_task::cancelling() == 1);  // refused, not withdrawn
+                co_await yield_now();
+                co_return v;
+            };
+            TaskHandle<int> task = spawn(body(&log));
+            co_await sleep(2ms);
+            task.cancel("outer");
+            const int v = co_await shield(task);
+            CHECK(v == 7);
+            CHECK(log.cancelled);
         }());
     }
 
