@@ -57,6 +57,27 @@ TaskHandle<T> spawn(Task<T> task, std::string name = {}) {
     return handle;
 }
 
+/// Schedules `callable(args…)` as a new task on this thread's loop, the callable and the
+/// arguments kept alive (moved into the task) until the task ends — Asio's `co_spawn` with a
+/// function object. The safe way to spawn a capturing lambda that is a coroutine:
+/// `spawn([conn = std::move(conn)]() -> Task<void> { co_await serve(conn); })` — whereas
+/// `spawn(lambda())` calls the lambda first, and a temporary lambda's captures die at the end
+/// of that statement while its coroutine still refers to them (a silent use-after-free).
+/// The callable is called on the task's first step, with the kept arguments as lvalues.
+///
+/// Completes when: at once; the callable is called when the task's body starts (a later turn).
+/// Suspension point: no.
+/// On cancel: as `spawn(task)`; a task cancelled before it started never calls the callable.
+/// Throws: `InvalidStateError` with no loop on this thread or on a closed loop;
+/// `std::bad_alloc`. What the callable throws ends the task with that exception.
+/// Thread safety: on the loop's thread.
+template <class F, class... Args>
+    requires detail::TaskFactory<F, Args...>
+TaskHandle<detail::factory_value_t<F, Args...>> spawn(F&& callable, Args&&... args) {
+    return spawn(detail::call_owning(std::decay_t<F>(std::forward<F>(callable)),
+                                     std::decay_t<Args>(std::forward<Args>(args))...));
+}
+
 /// Schedules `task` on `loop` — from any thread — and returns its handle at once.
 ///
 /// Completes when: at once; the body starts on `loop`'s thread, on a later turn (after what

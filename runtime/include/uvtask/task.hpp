@@ -3,7 +3,9 @@
 
 #include "uvtask/detail/require_cxx20.hpp"
 
+#include <concepts>
 #include <coroutine>
+#include <functional>
 #include <cstddef>
 #include <exception>
 #include <optional>
@@ -177,6 +179,34 @@ inline constexpr bool is_task_v<Task<T>> = true;
 /// A `Task<T>`, after removing references and cv-qualifiers.
 template <class A>
 concept TaskType = is_task_v<std::remove_cvref_t<A>>;
+
+/// A callable that, called with `Args` (as lvalues, as the task calls it), returns a `Task`.
+template <class F, class... Args>
+concept TaskFactory = !TaskType<F> && std::invocable<std::decay_t<F>&, std::decay_t<Args>&...> &&
+                      TaskType<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>>;
+/// The `T` of the `Task<T>` a `TaskFactory` returns.
+template <class F, class... Args>
+using factory_value_t = typename std::invoke_result_t<std::decay_t<F>&,
+                                                      std::decay_t<Args>&...>::value_type;
+
+/// The coroutine that owns a callable and its arguments for the whole run of the Task it returns
+/// (`spawn(callable, args…)`): a capturing lambda that is a coroutine keeps its captures.
+template <class F, class... Args>
+Task<factory_value_t<F, Args...>> call_owning(F callable, Args... args) {
+    if constexpr (std::is_void_v<factory_value_t<F, Args...>>) {
+        co_await std::invoke(callable, args...);
+    } else {
+        factory_value_t<F, Args...> result = co_await std::invoke(callable, args...);
+        co_return result;
+    }
+}
 }  // namespace detail
+
+// A function declared to return `Task<T>` with no `co_await`, `co_yield` or `co_return` in its
+// body (a task group body that only spawns, say) is not a coroutine: it flows off its end
+// without returning, which is undefined behaviour and crashes. GCC and clang only warn about
+// that; every file that includes uvtask makes it an error (`-Werror=return-type`): add a
+// `co_return;`.
+#pragma GCC diagnostic error "-Wreturn-type"
 
 }  // namespace uvtask

@@ -92,6 +92,19 @@ public:
         adopt(*detail::state_of(handle));
         return handle;
     }
+    /// Spawns `callable(args…)` as a child, the callable and the arguments kept alive until the
+    /// child ends (see `uvtask::spawn(callable, args…)`: the safe form for a capturing lambda that
+    /// is a coroutine). Same rules and errors as `spawn(task)`.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: as `spawn(task)`.
+    /// Throws: `InvalidStateError` once the group is shutting down or has ended; what `spawn`
+    /// throws. Thread safety: the loop's thread.
+    template <class F, class... Args>
+        requires detail::TaskFactory<F, Args...>
+    TaskHandle<detail::factory_value_t<F, Args...>> spawn(F&& callable, Args&&... args) {
+        return spawn(detail::call_owning(std::decay_t<F>(std::forward<F>(callable)),
+                                         std::decay_t<Args>(std::forward<Args>(args))...));
+    }
     /// Children that have not ended yet.
     [[nodiscard]] std::size_t size() const noexcept { return children_.live(); }
     /// True once the group cancels its children (a child or the body failed, or it was
