@@ -16,25 +16,33 @@ namespace uvtask {
 /// (Python's `ExceptionGroup`). Holds every failure, in the order they happened — the body's own
 /// exception, if any, last — as `std::exception_ptr`s: rethrow any of them, or look them up by
 /// type. A nested ExceptionGroup (a child that ran its own group) is kept as one element; the
-/// typed look-ups search inside nested groups too, depth first. Never contains a
-/// `CancelledError`. Copying is cheap and never throws (the list is shared and immutable).
+/// typed look-ups search inside nested groups too, depth first. One a `TaskGroup` throws never
+/// contains a `CancelledError`. Copying is cheap and never throws (the list is shared and
+/// immutable); a moved-from group may only be destroyed or assigned to.
+///
+/// Thread safety: immutable once built — const members may be called from any thread at once.
+/// Every member returns at once, is not a suspension point, and is not cancellable.
 class ExceptionGroup : public std::exception {
 public:
-    /// `exceptions` must not be empty (an empty list gets a placeholder message).
+    /// A group of `exceptions` (in that order) described by `message`. `exceptions` should not
+    /// be empty (an empty list only gets "<message> (0 sub-exceptions)") and its elements must
+    /// not be null (the look-ups rethrow each one).
+    /// Throws: `std::bad_alloc`.
     explicit ExceptionGroup(std::vector<std::exception_ptr> exceptions,
                             std::string message = "unhandled errors in a task group");
 
-    /// "<message> (N sub-exceptions): <first one's what()>".
+    /// "<message> (N sub-exceptions): <first one's what()>". Throws nothing.
     [[nodiscard]] const char* what() const noexcept override;
-    /// The message given at construction.
+    /// The message given at construction. Throws nothing.
     [[nodiscard]] const std::string& message() const noexcept;
-    /// Every exception, in order.
+    /// Every exception, in order. Throws nothing.
     [[nodiscard]] const std::vector<std::exception_ptr>& exceptions() const noexcept;
-    /// How many exceptions (top level).
+    /// How many exceptions (top level). Throws nothing.
     [[nodiscard]] std::size_t size() const noexcept { return exceptions().size(); }
 
     /// The first exception of type `E` (or derived), searching nested groups; null if none. The
     /// pointer stays valid as long as this group (or a copy of it) lives.
+    /// Throws: nothing in practice (each look-up rethrows and catches internally).
     template <class E>
     [[nodiscard]] const E* first_of() const {
         for (const std::exception_ptr& error : exceptions()) {
@@ -44,12 +52,13 @@ public:
         }
         return nullptr;
     }
-    /// True if an exception of type `E` is in the group (nested groups included).
+    /// True if an exception of type `E` is in the group (nested groups included). Throws as
+    /// `first_of`.
     template <class E>
     [[nodiscard]] bool contains() const {
         return first_of<E>() != nullptr;
     }
-    /// Every exception of type `E` (nested groups flattened), in order.
+    /// Every exception of type `E` (nested groups flattened), in order. Throws `std::bad_alloc`.
     template <class E>
     [[nodiscard]] std::vector<std::exception_ptr> all_of() const {
         std::vector<std::exception_ptr> out;
@@ -57,7 +66,8 @@ public:
         return out;
     }
     /// Rethrows the first exception of type `E` — the original object, so `catch (const E&)`
-    /// sees it as thrown — or returns if there is none.
+    /// sees it as thrown — or returns if there is none. Throws: that exception;
+    /// `std::bad_alloc`.
     template <class E>
     void rethrow_first_of() const {
         std::vector<std::exception_ptr> found = all_of<E>();
@@ -65,7 +75,8 @@ public:
             std::rethrow_exception(found.front());
         }
     }
-    /// Rethrows exception `index` (top level). `std::out_of_range` if there is none.
+    /// Rethrows exception `index` (top level). Throws: that exception; `std::out_of_range` if
+    /// there is none.
     [[noreturn]] void rethrow(std::size_t index) const;
 
 private:

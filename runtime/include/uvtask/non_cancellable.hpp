@@ -38,11 +38,18 @@ private:
 
 }  // namespace detail
 
-/// Runs `work` inline with cancellation held back (docs/semantics.md §3.7): while it runs, no suspension
-/// point throws `CancelledError` and `cancel()` does not interrupt what the task waits on (an
-/// awaited task is not cancelled either). Requests that arrive meanwhile are counted and
-/// delivered at the first suspension point after it. Returns `work`'s result or rethrows its
-/// exception. The tool for async cleanup.
+/// Runs `work` inline with cancellation held back (docs/semantics.md §3.7): while it runs, no
+/// suspension point throws `CancelledError` and `cancel()` does not interrupt what the task
+/// waits on (an awaited task is not cancelled either). Holds nest. The tool for async cleanup.
+///
+/// Completes when: `work` ends; its value is returned.
+/// Suspension point: no, itself (only the awaitables inside `work` are, and they hold the
+/// cancel back); requests that arrive meanwhile are counted (`cancelling()`) and delivered at
+/// the first suspension point after it.
+/// On cancel: held back as above. A deadline expiring inside it cannot interrupt `work`; its
+/// request is withdrawn and nothing is delivered later.
+/// Throws: what `work` throws; `InvalidStateError` for an empty Task; `std::bad_alloc`.
+/// Thread safety: loop thread only (await it in a task).
 template <class T>
 Task<T> non_cancellable(Task<T> work) {
     detail::CancellationHold hold;
@@ -54,11 +61,17 @@ Task<T> non_cancellable(Task<T> work) {
     }
 }
 
-/// Runs `body`, then always runs `cleanup` non-cancellably, then returns `body`'s result or
-/// rethrows what `body` threw (`CancelledError` included). C++ forbids `co_await` inside a
-/// `catch` block; this is the async `finally`. If `cleanup` itself throws, that exception
-/// replaces `body`'s (as in Python). Any cancel that arrived during `cleanup` is delivered at
-/// the next suspension point after it.
+/// Runs `body`, then always runs `cleanup` non-cancellably: the async `finally` (C++ forbids
+/// `co_await` inside a `catch` block).
+///
+/// Completes when: `cleanup` has ended; returns `body`'s value.
+/// Suspension point: `body`'s awaitables are (cancellable); `cleanup`'s hold cancellation back.
+/// On cancel: a cancel thrown in `body` is caught, `cleanup` runs, then the `CancelledError` is
+/// rethrown. A cancel that arrives during `cleanup` is delivered at the next suspension point
+/// after it.
+/// Throws: what `body` threw (`CancelledError` included), rethrown after `cleanup`; if `cleanup`
+/// itself throws, that exception replaces `body`'s (as in Python); `std::bad_alloc`.
+/// Thread safety: loop thread only (await it in a task).
 template <class T>
 Task<T> with_cleanup(Task<T> body, Task<void> cleanup) {
     std::exception_ptr failure;

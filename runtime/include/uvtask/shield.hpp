@@ -13,9 +13,16 @@
 namespace uvtask {
 
 /// Waits for `handle` like `co_await handle`, except that a cancel of the waiting task is not
-/// passed on (asyncio.shield, docs/semantics.md §3.6): the waiter stops waiting at once and gets
-/// `CancelledError`; the shielded task runs on, and its result stays in the handle. A
-/// suspension point. Same errors as `co_await handle`.
+/// passed on to the awaited task (asyncio.shield, docs/semantics.md §3.6).
+///
+/// Completes when: the task ends (its result, or its exception rethrown).
+/// Suspension point: yes.
+/// On cancel: the waiter stops waiting at once and gets `CancelledError`; the shielded task
+/// runs on, and its result stays in the handle.
+/// Throws: as `co_await handle` — the task's exception, `CancelledError` if it ended cancelled
+/// or the waiter was cancelled, `InvalidStateError` for a handle of another loop or a task
+/// awaiting itself. Calling `shield(handle)` itself throws nothing.
+/// Thread safety: loop thread only (the handle's loop).
 template <class T>
 [[nodiscard]] detail::JoinAwaiter<T, detail::JoinMode::shield> shield(
     const TaskHandle<T>& handle) noexcept {
@@ -26,6 +33,14 @@ template <class T>
 /// its end whatever happens to the waiter; keep a handle (use the other overload) to collect its
 /// result after the waiter was cancelled — otherwise a failure of it is reported through the
 /// loop's exception handler.
+///
+/// Completes when: the spawned task ends. The task is spawned when this coroutine starts (at
+/// its `co_await`), not at the call.
+/// Suspension point: yes.
+/// On cancel: as `shield(handle)`: the waiter gets `CancelledError`, the task runs on.
+/// Throws: what the task throws; `CancelledError`; what `spawn` throws (`InvalidStateError`
+/// with no loop or an empty Task, `std::bad_alloc`).
+/// Thread safety: loop thread only.
 template <class T>
 Task<T> shield(Task<T> task) {
     TaskHandle<T> handle = spawn(std::move(task));

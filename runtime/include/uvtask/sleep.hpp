@@ -68,19 +68,30 @@ std::uint64_t checked_delay_ns(std::chrono::duration<Rep, Period> delay, const c
 
 }  // namespace detail
 
-/// Suspends the current task for at least `delay` (libuv timer, millisecond resolution: it
-/// resumes on the first loop iteration at or after the deadline). A suspension point: a pending
-/// cancel is thrown at once; a cancel while sleeping stops the timer and throws
-/// `CancelledError` right away. `sleep(0)` still suspends, like `yield_now()`.
-/// Throws `InvalidDurationError` (at the call) for a negative or NaN duration, and
-/// `InvalidStateError` if awaited outside a uvtask task.
+/// Suspends the current task for at least `delay` (libuv timer, millisecond resolution). The
+/// duration is rounded up to whole nanoseconds and saturates at about 292 years.
+///
+/// Completes when: on the first loop iteration at or after the deadline (measured from the
+/// moment the task suspends); `sleep(0)` still suspends once, like `yield_now()`.
+/// Suspension point: yes.
+/// On cancel: a pending cancel is thrown at once, without suspending; a cancel while sleeping
+/// stops the timer and throws `CancelledError` right away.
+/// Throws: `InvalidDurationError` at the call (not at the `co_await`) for a negative or NaN
+/// duration; `CancelledError`; `InvalidStateError` if awaited outside a uvtask task.
+/// Thread safety: loop thread only (await it in a task).
 template <class Rep, class Period>
 [[nodiscard]] detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> delay) {
     return detail::SleepAwaiter{detail::checked_delay_ns(delay, "sleep()")};
 }
 
-/// Suspends the current task until `deadline` (a past deadline still suspends once). Same
-/// cancellation and errors as `sleep`.
+/// Suspends the current task until `deadline` of `Clock` (read once, at the call).
+///
+/// Completes when: the deadline has passed (as `sleep(deadline - Clock::now())`); a past
+/// deadline still suspends once.
+/// Suspension point: yes.
+/// On cancel: as `sleep`.
+/// Throws: as `sleep` (a past deadline is not an error); what `Clock::now()` throws.
+/// Thread safety: loop thread only (await it in a task).
 template <class Clock, class Duration>
 [[nodiscard]] detail::SleepAwaiter sleep_until(std::chrono::time_point<Clock, Duration> deadline) {
     const auto now = Clock::now();

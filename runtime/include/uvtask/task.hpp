@@ -92,6 +92,10 @@ public:
 ///
 /// Lambda coroutines: a capturing lambda that is a coroutine dangles once the lambda object
 /// dies; prefer functions taking their arguments by value.
+///
+/// Lifetime: the Task owns its frame until it is awaited (the awaiter then owns it until the
+/// `co_await` ends) or released to `spawn`. Thread safety: a Task is a plain object (no
+/// synchronisation); run it on the thread of the loop it is awaited or spawned on.
 template <class T = void>
 class [[nodiscard]] Task {
     static_assert(!std::is_reference_v<T>, "Task<T&> is not supported: return a pointer");
@@ -101,9 +105,17 @@ public:
     using value_type = T;
     using Handle = std::coroutine_handle<promise_type>;
 
+    /// An empty Task (`valid()` is false); awaiting it throws `InvalidStateError`.
+    /// At once; not a suspension point; throws nothing; any thread.
     Task() noexcept = default;
+    /// Takes ownership of `frame` (what the promise's `get_return_object` does).
+    /// At once; not a suspension point; throws nothing; any thread.
     explicit Task(Handle frame) noexcept : frame_(frame) {}
+    /// Takes `other`'s frame, leaving `other` empty.
+    /// At once; not a suspension point; throws nothing; any thread.
     Task(Task&& other) noexcept : frame_(std::exchange(other.frame_, {})) {}
+    /// Destroys this Task's frame (if it never ran), then takes `other`'s, leaving it empty.
+    /// At once; not a suspension point; throws nothing; the thread that owns both.
     Task& operator=(Task&& other) noexcept {
         if (this != &other) {
             reset();
@@ -113,29 +125,42 @@ public:
     }
     Task(const Task&) = delete;
     Task& operator=(const Task&) = delete;
+    /// Destroys the frame of a Task that never ran, without running it (its arguments and
+    /// locals are destroyed). At once; not a suspension point; throws nothing; owner's thread.
     ~Task() { reset(); }
 
     /// False for a default-constructed or already awaited/spawned Task.
+    /// At once; not a suspension point; throws nothing; any thread.
     [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(frame_); }
 
-    /// Gives up ownership of the frame (used by `spawn`).
+    /// Gives up ownership of the frame (used by `spawn`); the Task is empty afterwards.
+    /// At once; not a suspension point; throws nothing; any thread.
     [[nodiscard]] Handle release() noexcept { return std::exchange(frame_, {}); }
 
+    /// What `co_await task` uses: owns the frame for the duration of the `co_await` and
+    /// destroys it when the `co_await` ends. Not copyable; loop thread only.
     class Awaiter {
     public:
+        /// Takes ownership of `frame` (may be empty). At once; throws nothing.
         explicit Awaiter(Handle frame) noexcept : frame_(frame) {}
         Awaiter(const Awaiter&) = delete;
         Awaiter& operator=(const Awaiter&) = delete;
+        /// Destroys the frame (run or not). Throws nothing.
         ~Awaiter() {
             if (frame_) {
                 frame_.destroy();
             }
         }
+        /// True for an empty Task (then `await_resume` throws). Throws nothing.
         [[nodiscard]] bool await_ready() const noexcept { return !frame_; }
+        /// Starts the body by symmetric transfer; the caller resumes when the body ends.
+        /// Throws nothing.
         std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
             frame_.promise().continuation = caller;
             return frame_;
         }
+        /// The body's value, or rethrows the exception that escaped it; `InvalidStateError`
+        /// for an empty Task.
         T await_resume() {
             if (!frame_) {
                 throw InvalidStateError("co_await on an empty Task (already awaited or spawned?)");
@@ -151,9 +176,18 @@ public:
         Handle frame_;
     };
 
-    /// Runs the task inline in the current task; the result or the task's exception.
+    /// Runs the task inline in the current task (like a function call) and returns its value.
+    ///
+    /// Completes when: the body returns or throws.
+    /// Suspension point: no — only the awaitables inside the body are (docs/semantics.md §1.1).
+    /// On cancel: a Task has no cancellation of its own; the awaiting task's cancel is thrown
+    /// at the next suspension point inside the body, and propagates out of it like any exception.
+    /// Throws: whatever escaped the body (`CancelledError` included); `InvalidStateError` for an
+    /// empty Task (default-constructed, already awaited or spawned).
+    /// Thread safety: the thread of the loop the awaiting task runs on.
     Awaiter operator co_await() && noexcept { return Awaiter{release()}; }
-    /// Same as the rvalue form: awaiting consumes the Task.
+    /// Same as the rvalue form: awaiting consumes the Task (awaiting it again is
+    /// `InvalidStateError`).
     Awaiter operator co_await() & noexcept { return Awaiter{release()}; }
 
 private:

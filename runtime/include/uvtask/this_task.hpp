@@ -20,7 +20,8 @@ namespace uvtask {
 namespace detail {
 
 /// What `this_task::on_cancel` returns: while it lives, `f` is registered with the task that
-/// created it. Neither copyable nor movable (it is linked into the task's list).
+/// created it. Neither copyable nor movable (it is linked into the task's list). Construct and
+/// destroy it on the task's loop thread, in that task; destroying it throws nothing.
 template <class F>
 class [[nodiscard]] CancelCallback : private CancelCallbackNode {
 public:
@@ -77,23 +78,36 @@ template <class F>
 
 /// True if the current task has a cancel request not yet delivered (docs/semantics.md §3.9): for a
 /// callback, a loop that cannot suspend, or a legacy library to poll. False outside a task.
-/// Not a suspension point; does not consume the request.
+/// Does not consume the request; true also while `non_cancellable` holds the request back.
+///
+/// At once; not a suspension point; throws nothing; loop thread only (the current task's).
 [[nodiscard]] bool cancel_requested() noexcept;
 
 /// A `std::stop_token` of the current task, stop-requested when the task is cancelled (also from
-/// another thread). Once requested it stays requested, even if the task refuses the cancel or
-/// calls `uncancel()`: a stop token cannot be reset. Hand it to thread-pool work or legacy code.
-/// Throws `InvalidStateError` outside a task.
+/// another thread, and also when obtained after the request). Once requested it stays
+/// requested, even if the task refuses the cancel or calls `uncancel()`: a stop token cannot be
+/// reset. Hand it to thread-pool work or legacy code; a `std::stop_callback` on it runs inside
+/// `cancel()`, on the thread that called it.
+///
+/// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+/// Throws: `InvalidStateError` outside a task; `std::bad_alloc` (the first call allocates the
+/// stop source).
+/// Thread safety: call it on the loop thread, in the task; the token itself may be used on any
+/// thread.
 [[nodiscard]] std::stop_token stop_token();
 
-/// The current task's `cancelling()` count. Throws `InvalidStateError` outside a task.
+/// The current task's `cancelling()` count (requests not withdrawn by `uncancel()`).
+/// At once; not a suspension point; throws `InvalidStateError` outside a task; loop thread only.
 [[nodiscard]] int cancelling();
 
-/// Withdraws one of the current task's cancel requests (`TaskHandle::uncancel`). Returns the new
-/// count. Throws `InvalidStateError` outside a task.
+/// Withdraws one of the current task's cancel requests (`TaskHandle::uncancel`) and returns the
+/// new count, never below 0; reaching 0 clears the pending request.
+/// At once; not a suspension point; throws `InvalidStateError` outside a task; loop thread only.
 int uncancel();
 
-/// The current task's name. Throws `InvalidStateError` outside a task.
+/// The current task's name (a copy).
+/// At once; not a suspension point; throws `InvalidStateError` outside a task, `std::bad_alloc`;
+/// loop thread only.
 [[nodiscard]] std::string name();
 
 }  // namespace this_task

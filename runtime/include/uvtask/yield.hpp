@@ -60,20 +60,34 @@ public:
 
 }  // namespace detail
 
-/// Suspends the current task and puts it behind every task that is ready now (docs/semantics.md §3.8).
-/// Always a suspension point: a pending cancel is thrown at once, without suspending, and a
-/// cancel that arrives while the task waits in the ready queue is thrown when it resumes.
-/// Fairness: the loop runs ready tasks in batches of at most ~50 µs, then lets libuv run due
-/// timers and poll I/O, so a task yielding in a loop delays timers and I/O by at most about one
-/// batch. Throws `CancelledError`, or `InvalidStateError` outside a uvtask task.
+/// Suspends the current task and puts it behind every task that is ready now
+/// (docs/semantics.md §3.8). Fairness: the loop runs ready tasks in batches of at most ~50 µs,
+/// then lets libuv run due timers and poll I/O, so a task yielding in a loop delays timers and
+/// I/O by at most about one batch.
+///
+/// Completes when: the task's turn in the ready queue comes.
+/// Suspension point: yes, always.
+/// On cancel: a pending cancel is thrown at once, without suspending; a cancel that arrives
+/// while the task waits in the ready queue is thrown when it resumes.
+/// Throws: `CancelledError`; `InvalidStateError` if awaited outside a uvtask task (calling
+/// `yield_now()` itself throws nothing).
+/// Thread safety: loop thread only (await it in a task).
 [[nodiscard]] inline detail::YieldAwaiter yield_now() noexcept { return {}; }
 
-/// The cheap suspension point for tight loops: throws a pending cancel, and yields (as
-/// `yield_now()`) only when the task has run longer than its loop's time slice (default 1 ms,
-/// `Loop::set_time_slice`) since it was last resumed. Costs a few nanoseconds when nothing is
+/// The cheap suspension point for tight loops. Costs a few nanoseconds when nothing is
 /// pending: the clock is read only every few calls, the stride adapting to the call rate.
 /// Built with `-Dcheckpoint_always_yields=true`, every checkpoint really yields (a debug mode
 /// that shakes out code relying on a checkpoint not switching tasks).
+///
+/// Completes when: at once, unless the task has run longer than its loop's time slice
+/// (default 1 ms, `Loop::set_time_slice`) since it was last resumed — then it yields as
+/// `yield_now()` and completes on the task's next turn.
+/// Suspension point: yes (it throws a pending cancel even when it does not yield).
+/// On cancel: a pending cancel is thrown at once; one arriving while it yields is thrown when
+/// the task resumes.
+/// Throws: `CancelledError`; `InvalidStateError` if awaited outside a uvtask task (calling
+/// `checkpoint()` itself throws nothing).
+/// Thread safety: loop thread only (await it in a task).
 [[nodiscard]] inline detail::CheckpointAwaiter checkpoint() noexcept { return {}; }
 
 }  // namespace uvtask
