@@ -18,6 +18,7 @@
 namespace uvtask {
 
 /// The element `gather` returns for a task of `T`: `T`, or `std::monostate` for `void`.
+/// (A type: nothing runs, nothing throws.)
 template <class T>
 using GatherValue = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
@@ -96,8 +97,8 @@ run_gather_range(std::vector<A> items) {
 
 /// Runs every task concurrently — each `Task` is spawned as a child task when the returned Task
 /// is awaited; a `TaskHandle` is waited for as it is — and returns their results as a tuple, in
-/// argument order (`std::monostate` for `void` tasks). A suspension point. Semantics, decided
-/// here (asyncio.gather's, minus its traps):
+/// argument order (`std::monostate` for `void` tasks) (docs/semantics.md §4.4). Semantics,
+/// decided here (asyncio.gather's, minus its traps):
 /// - **First failure**: the first task to fail — or to end cancelled without gather asking (it
 ///   counts as failing with `CancelledError`, asyncio) — cancels every other task (kind
 ///   `parent`); gather waits until they have all ended, then rethrows that first failure. Later
@@ -111,8 +112,15 @@ run_gather_range(std::vector<A> items) {
 ///   cancel staying pending.
 /// - No task is left running when gather returns or throws, including handles passed in (they
 ///   are cancelled on a failure or an outer cancel, like the spawned ones).
-/// Throws `InvalidStateError` outside a task, for an empty Task or handle, or for a handle of
-/// another loop or of the awaiting task itself.
+///
+/// Completes when: every task has ended.
+/// Suspension point: yes (calling `gather(…)` only builds the Task; nothing starts before it is
+/// awaited).
+/// On cancel: passed on to every task, as above.
+/// Throws: the first failure; `CancelledError` (outer cancel); `InvalidStateError` outside a
+/// task, for an empty Task or handle, or for a handle of another loop or of the awaiting task
+/// itself; `std::bad_alloc`. A start error is rethrown after the tasks already started ended.
+/// Thread safety: loop thread only (await it in a task; handles of the same loop).
 template <class... As>
     requires(sizeof...(As) > 0 && (detail::TaskOrHandle<As> && ...))
 [[nodiscard]] Task<std::tuple<GatherValue<typename std::remove_cvref_t<As>::value_type>...>> gather(
@@ -121,7 +129,12 @@ template <class... As>
 }
 
 /// `gather` over a vector of `Task<T>` or `TaskHandle<T>`: a `std::vector<T>` of the results in
-/// order (`Task<void>` for `void` tasks; an empty vector completes at once). Same rules.
+/// order (`Task<void>` for `void` tasks).
+///
+/// Completes when: every task has ended; an empty vector completes at once, without suspending
+/// (a pending cancel is not thrown by it).
+/// Suspension point: yes, unless the vector is empty.
+/// On cancel, Throws, Thread safety: as the variadic `gather`.
 template <class A>
     requires detail::TaskOrHandle<A>
 [[nodiscard]] Task<std::conditional_t<std::is_void_v<typename A::value_type>, void,

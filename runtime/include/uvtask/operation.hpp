@@ -40,21 +40,29 @@ namespace uvtask {
 ///   may come from another thread, through `Loop::post`), so `run()` never declares the task
 ///   stuck meanwhile.
 ///
-/// `T` is what `co_await` returns (`void` allowed). Thread safety: loop thread only.
+/// `T` is what `co_await` returns (`void` allowed). Lifetime: the object lives in the awaiting
+/// frame for the whole `co_await`; not copyable or movable. Thread safety: loop thread only.
 template <class T = void>
 class Operation : private detail::SuspensionPoint {
 public:
+    /// An operation not yet awaited.
+    /// At once; not a suspension point; throws nothing; any thread.
     Operation() noexcept = default;
     Operation(const Operation&) = delete;
     Operation& operator=(const Operation&) = delete;
+    /// Destroyed while under way (the loop tearing a suspended task down): stops counting the
+    /// loop as busy; the derived class must have released the library's resources.
+    /// At once; throws nothing; loop thread only.
     virtual ~Operation() {
         if (status_ == Status::waiting) {
             loop().release_alive();  // destroyed under way: the loop tears the task down
         }
     }
 
+    /// Always false: awaiting is a suspension point. Throws nothing.
     [[nodiscard]] bool await_ready() const noexcept { return false; }
-    /// Starts the operation (`start()`) unless a cancel is pending or there is no task.
+    /// Starts the operation (`start()`) unless a cancel is pending or there is no task; if
+    /// `start()` throws, does not suspend and `await_resume` rethrows. Throws nothing.
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept {
         if (!begin()) {
             return false;
@@ -75,7 +83,12 @@ public:
     }
     /// The value given to `complete`, or the error given to `fail` rethrown, or
     /// `CancelledError` if the operation was `cancelled()` (or a cancel was pending at the
-    /// start); `InvalidStateError` outside a uvtask task.
+    /// start); what `start()` threw; `InvalidStateError` outside a uvtask task.
+    ///
+    /// Completes when (the whole `co_await`): one of `complete`/`fail`/`cancelled` was called
+    /// and the task's turn in the ready queue came.
+    /// Suspension point: yes. On cancel: `stop()` runs once; see the class comment.
+    /// Thread safety: loop thread only.
     T await_resume() {
         finish("Operation");
         if (error_) {
@@ -98,32 +111,36 @@ protected:
     virtual void stop() noexcept = 0;
 
     /// The operation ended with `value`: the task resumes with it (even if it was cancelled
-    /// meanwhile: atomic completion). Loop thread, once.
+    /// meanwhile: atomic completion). A second ending call is ignored. At once (the task resumes
+    /// later, from the ready queue); not a suspension point; throws only what constructing the
+    /// `T` throws; loop thread, once.
     template <class U = T>
         requires(!std::is_void_v<T> && std::is_constructible_v<T, U &&>)
     void complete(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
         value_.emplace(std::forward<U>(value));
         end(Status::completed);
     }
-    /// The operation ended (for `Operation<void>`).
+    /// The operation ended (for `Operation<void>`). As `complete(value)`; throws nothing.
     void complete() noexcept
         requires std::is_void_v<T>
     {
         end(Status::completed);
     }
-    /// The operation failed: `co_await` rethrows `error`. Loop thread, once.
+    /// The operation failed: `co_await` rethrows `error`. At once; throws nothing; loop thread,
+    /// once.
     void fail(std::exception_ptr error) noexcept {
         error_ = std::move(error);
         end(Status::completed);
     }
     /// The operation was stopped before it had any effect: the task gets `CancelledError`
-    /// (the request it was cancelled with). Loop thread, once, after `stop()`.
+    /// (the request it was cancelled with). At once; throws nothing; loop thread, once, after
+    /// `stop()`.
     void cancelled() noexcept { end(Status::cancelled); }
 
-    /// True once `stop()` was called.
+    /// True once `stop()` was called. At once; throws nothing; loop thread only.
     [[nodiscard]] bool stop_requested() const noexcept { return stop_requested_; }
     /// The libuv loop of the awaiting task (valid from `start()` on): where libuv-based
-    /// operations belong.
+    /// operations belong. At once; throws nothing; loop thread only.
     [[nodiscard]] uv_loop_t* native_loop() const noexcept { return loop().native(); }
 
 private:

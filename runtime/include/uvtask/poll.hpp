@@ -12,14 +12,18 @@ namespace detail {
 struct PollRequest;
 }  // namespace detail
 
-/// What `wait_readable` / `wait_writable` wait for.
+/// What `wait_readable` / `wait_writable` wait for (a plain value).
 enum class PollFor : unsigned char { readable, writable };
 
 /// The awaitable of `wait_readable` / `wait_writable` (an `Operation<void>`, written exactly as a
-/// user would wrap a library of their own: see docs/writing-awaitables.md).
+/// user would wrap a library of their own: see docs/writing-awaitables.md). Await it at once,
+/// in the task that made it; loop thread only. Everything else is at `wait_readable`.
 class PollAwaiter final : public Operation<void> {
 public:
+    /// A wait for `what` on `fd`; nothing is watched before it is awaited.
+    /// At once; not a suspension point; throws nothing; any thread.
     PollAwaiter(int fd, PollFor what) noexcept : fd_(fd), what_(what) {}
+    /// Releases the watch if libuv still holds it. Throws nothing; loop thread only.
     ~PollAwaiter() override;
 
 private:
@@ -48,13 +52,17 @@ private:
 /// readiness reported before the cancel reached the wait is delivered (atomic completion).
 /// Throws: `IoError` (operation "wait_readable": `EBADF`, `ENOTSOCK`/`EPERM` for a descriptor
 /// epoll cannot watch, such as a regular file, `EEXIST` if libuv already watches it);
-/// `CancelledError`; `InvalidStateError` outside a task.
+/// `CancelledError`; `InvalidStateError` outside a task; `std::bad_alloc`. Calling
+/// `wait_readable` itself throws nothing.
 /// Thread safety: the awaiting task's loop thread.
 [[nodiscard]] inline PollAwaiter wait_readable(int fd) noexcept {
     return PollAwaiter{fd, PollFor::readable};
 }
 
 /// Waits until `fd` is writable; otherwise as `wait_readable` (operation "wait_writable").
+///
+/// Completes when: the descriptor is writable (or hang-up / error).
+/// Suspension point: yes. On cancel, Throws, Thread safety: as `wait_readable`.
 [[nodiscard]] inline PollAwaiter wait_writable(int fd) noexcept {
     return PollAwaiter{fd, PollFor::writable};
 }

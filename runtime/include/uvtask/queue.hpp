@@ -142,7 +142,9 @@ private:
 template <std::move_constructible T>
 class Queue {
 public:
+    /// The item type.
     using value_type = T;
+    /// The capacity that means "no limit" (a `push` then never waits).
     static constexpr std::size_t unbounded = SIZE_MAX;
 
     /// An empty, open queue holding at most `capacity` items.

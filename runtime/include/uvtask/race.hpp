@@ -65,8 +65,8 @@ void add_racer(std::vector<TaskHandle<T>>& handles, std::vector<Task<T>>& tasks,
 /// Runs the tasks concurrently (each `Task` spawned as a child task when the returned Task is
 /// awaited; a `TaskHandle` waited for as it is) and returns the outcome of the **first one to
 /// finish** — its value, or its exception rethrown. Every other task is cancelled (kind
-/// `parent`) and **awaited before race returns**: nothing is left running. A suspension point.
-/// All tasks must have the same result type. Decided here:
+/// `parent`) and **awaited before race returns**: nothing is left running (docs/semantics.md
+/// §4.5). All tasks must have the same result type. Decided here:
 /// - A task that ends cancelled does not win (it did not finish its work); if every task ends
 ///   cancelled, race throws `CancelledError`.
 /// - The losers' results are discarded (a loser that completed an operation just before being
@@ -76,8 +76,15 @@ void add_racer(std::vector<TaskHandle<T>>& handles, std::vector<Task<T>>& tasks,
 ///   waits). If a task still finished first (it refused the cancel), its outcome is delivered and
 ///   the cancel stays pending for the next suspension point; otherwise race throws
 ///   `CancelledError`.
-/// Throws `InvalidStateError` outside a task, for an empty Task or handle, for a handle of
-/// another loop or of the awaiting task itself.
+///
+/// Completes when: every task has ended (the first to finish decides the outcome).
+/// Suspension point: yes (calling `race(…)` only builds the Task; nothing starts before it is
+/// awaited).
+/// On cancel: passed on to every task, as above.
+/// Throws: the winner's exception; `CancelledError` (outer cancel, or every task ended
+/// cancelled); `InvalidStateError` outside a task, for an empty Task or handle, for a handle of
+/// another loop or of the awaiting task itself; `std::bad_alloc`.
+/// Thread safety: loop thread only (await it in a task; handles of the same loop).
 template <class A, class... As>
     requires(detail::TaskOrHandle<A> && (detail::TaskOrHandle<As> && ...) &&
              (std::is_same_v<typename std::remove_cvref_t<A>::value_type,
@@ -92,13 +99,15 @@ template <class A, class... As>
     return detail::run_race(std::move(handles), std::move(tasks));
 }
 
-/// `race` over a vector of `Task<T>`. Throws `InvalidStateError` (when awaited) if it is empty.
+/// `race` over a vector of `Task<T>`. Same rules as the variadic `race`; an empty vector throws
+/// `InvalidStateError` when awaited.
 template <class T>
 [[nodiscard]] Task<T> race(std::vector<Task<T>> tasks) {
     return detail::run_race(std::vector<TaskHandle<T>>{}, std::move(tasks));
 }
 
-/// `race` over a vector of `TaskHandle<T>`.
+/// `race` over a vector of `TaskHandle<T>`. Same rules as the variadic `race`; an empty vector
+/// throws `InvalidStateError` when awaited.
 template <class T>
 [[nodiscard]] Task<T> race(std::vector<TaskHandle<T>> handles) {
     return detail::run_race(std::move(handles), std::vector<Task<T>>{});

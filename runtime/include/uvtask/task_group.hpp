@@ -44,7 +44,9 @@ Task<typename GroupBodyResult<F, Args...>::value_type> run_task_group(F body, Ar
 }  // namespace detail
 
 /// The children of a `task_group` body: spawn into it, and the group's end waits for them all.
-/// Made only by `task_group`, which passes it to the body by reference. Loop thread only.
+/// Made only by `task_group`, which passes it to the body by reference; it lives in the
+/// group's coroutine frame and dies when `task_group` completes, so do not keep the reference
+/// beyond it. Not copyable. Loop thread only.
 ///
 /// Semantics (asyncio.TaskGroup, docs/semantics.md §4), each decided here:
 /// - **No child outlives the group**: `task_group` completes only once every child has ended.
@@ -80,11 +82,17 @@ public:
     TaskGroup(const TaskGroup&) = delete;
     TaskGroup& operator=(const TaskGroup&) = delete;
 
-    /// Spawns `task` as a child (its body starts on a later loop tick, like `spawn`) and returns
-    /// its handle; awaiting the handle in the body is allowed (a failure is then seen there and
-    /// still counted by the group). Not a suspension point. Throws `InvalidStateError` once the
-    /// group is shutting down (a child failed, or it was cancelled) or has ended, and what `spawn`
-    /// throws.
+    /// Spawns `task` as a child and returns its handle; awaiting the handle in the body is
+    /// allowed (a failure is then seen there and still counted by the group).
+    ///
+    /// Completes when: at once; the child's body starts on a later loop tick, like `spawn`.
+    /// Suspension point: no.
+    /// On cancel: not cancellable itself; the group cancels the child when it shuts down.
+    /// Throws: `InvalidStateError` once the group is shutting down (a child failed, or it was
+    /// cancelled) or has ended; what `spawn` throws (`InvalidStateError` for an empty Task,
+    /// `std::bad_alloc`). Out of memory watching the child: the child is cancelled and
+    /// `std::bad_alloc` is thrown.
+    /// Thread safety: the loop's thread.
     template <class T>
     TaskHandle<T> spawn(Task<T> task, std::string name = {}) {
         check_can_spawn();
@@ -106,9 +114,11 @@ public:
                                          std::decay_t<Args>(std::forward<Args>(args))...));
     }
     /// Children that have not ended yet.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] std::size_t size() const noexcept { return children_.live(); }
     /// True once the group cancels its children (a child or the body failed, or it was
-    /// cancelled).
+    /// cancelled); `spawn` then throws.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] bool shutting_down() const noexcept { return children_.cancelling_children(); }
 
 private:
@@ -169,8 +179,17 @@ Task<typename GroupBodyResult<F, Args...>::value_type> run_task_group(F body, Ar
 
 /// Runs `body(group, args...)` — a callable returning a `Task` — inline in the current task with a
 /// fresh `TaskGroup`, then waits for every child spawned into the group; returns the body's result
-/// or throws as described at `TaskGroup` (`ExceptionGroup`, `CancelledError`). A suspension point
-/// (the body's, then the wait for the children). Throws `InvalidStateError` outside a task.
+/// or throws as described at `TaskGroup` (`ExceptionGroup`, `CancelledError`).
+///
+/// Completes when: the body has ended and every child has ended (children spawned while the
+/// last one ends included).
+/// Suspension point: yes (the body's, then the wait for the children).
+/// On cancel: as described at `TaskGroup`: the body sees it, every child is cancelled and
+/// awaited, then `CancelledError` (or the `ExceptionGroup`, if children failed) is thrown.
+/// Throws: `ExceptionGroup` of every failure; `CancelledError`; `InvalidStateError` outside a
+/// task (when awaited); an exception `body(…)` throws before returning its Task counts as the
+/// body failing; `std::bad_alloc`.
+/// Thread safety: loop thread only (await it in a task).
 ///
 /// ```
 /// auto body = [&](TaskGroup& group) -> Task<void> {
