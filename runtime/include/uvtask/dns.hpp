@@ -15,7 +15,7 @@
 
 namespace uvtask {
 
-/// Options of `resolve`.
+/// Options of `resolve` (a plain value).
 struct ResolveOptions {
     /// `AF_UNSPEC` (IPv4 and IPv6), `AF_INET` or `AF_INET6`.
     int family = AF_UNSPEC;
@@ -50,13 +50,16 @@ private:
 /// `port`, in the resolver's order, without duplicates. Runs `getaddrinfo` on libuv's thread
 /// pool (`uv_getaddrinfo`; the system resolver: /etc/hosts, DNS…).
 ///
-/// A suspension point. Cancelled while the request waits for a pool thread, it is
-/// `uv_cancel`led and `CancelledError` is thrown at once (on the next loop iteration). If the
-/// lookup is already running it cannot be stopped: the task waits for it, gets its result
-/// (atomic completion) and the cancel is delivered at the next suspension point.
-/// Throws `IoError` (operation "resolve", detail `host`) — e.g. `EAI_NONAME` for a name that
-/// does not exist, `EAI_AGAIN` when no DNS server answers — and `InvalidStateError` outside a
-/// task.
+/// Completes when: the lookup has ended (the task resumes from the ready queue).
+/// Suspension point: yes; a pending cancel is thrown at once, without starting the lookup.
+/// On cancel: while the request waits for a pool thread, it is `uv_cancel`led and
+/// `CancelledError` is thrown at once (on the next loop iteration). If the lookup is already
+/// running it cannot be stopped: the task waits for it, gets its result (atomic completion) and
+/// the cancel is delivered at the next suspension point.
+/// Throws: `IoError` (operation "resolve", detail `host`) — e.g. `EAI_NONAME` for a name that
+/// does not exist, `EAI_AGAIN` when no DNS server answers; `CancelledError`;
+/// `InvalidStateError` outside a task; `std::bad_alloc`. Calling `resolve` itself throws nothing.
+/// Thread safety: the awaiting task's loop thread.
 [[nodiscard]] inline detail::ResolveAwaiter resolve(std::string host, std::uint16_t port,
                                                     ResolveOptions options = {}) noexcept {
     return {std::move(host), port, options};
