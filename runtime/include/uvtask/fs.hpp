@@ -24,12 +24,16 @@ namespace uvtask {
 
 class File;
 
-/// What `File::stat` and `file_stat` return.
+/// What `File::stat` and `file_stat` return. A plain value; any thread.
 struct FileStat {
     std::uint64_t size = 0;  ///< bytes
     std::uint64_t mode = 0;  ///< type and permission bits (`S_IFREG | 0644`…)
     std::chrono::system_clock::time_point modified;  ///< last modification
+    /// True for a regular file (`S_IFREG`).
+    /// At once; not a suspension point; throws nothing; any thread.
     [[nodiscard]] bool is_regular() const noexcept;
+    /// True for a directory (`S_IFDIR`).
+    /// At once; not a suspension point; throws nothing; any thread.
     [[nodiscard]] bool is_directory() const noexcept;
 };
 
@@ -142,25 +146,42 @@ void close_file_detached(uv_file fd) noexcept;
 /// for a pool thread, it is `uv_cancel`led and `CancelledError` is thrown, with no effect on the
 /// file. Once a pool thread runs it, it cannot be stopped: the task waits for it and gets its
 /// result (atomic completion), and the cancel is delivered at the next suspension point.
-/// Either way the task resumes only after libuv is done with the request.
+/// Either way the task resumes only after libuv is done with the request. An awaited operation
+/// throws `CancelledError` on cancel and `InvalidStateError` outside a task, besides the
+/// `IoError`s listed (`ENOMEM` when the request cannot be allocated); making the awaitable
+/// throws nothing.
+///
+/// Lifetime: owns its descriptor; move-only. Destroying (or assigning over) an open File closes
+/// the descriptor in the background (`uv_fs_close` on the loop, or `close(2)` with no loop).
+/// Thread safety: the thread of the loop it is used on; a File is not thread-safe.
 class File {
 public:
-    /// An empty (closed) File.
+    /// An empty (closed) File. At once; not a suspension point; throws nothing; any thread.
     File() noexcept = default;
-    /// Runtime use: owns `fd`.
+    /// Runtime use: owns `fd`. At once; not a suspension point; throws nothing; any thread.
     explicit File(uv_file fd) noexcept : fd_(fd) {}
+    /// Takes `other`'s descriptor; `other` is empty after.
+    /// At once; not a suspension point; throws nothing; any thread.
     File(File&& other) noexcept;
+    /// Closes this File's descriptor in the background, then takes `other`'s.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     File& operator=(File&& other) noexcept;
     File(const File&) = delete;
     File& operator=(const File&) = delete;
+    /// Closes an open descriptor in the background (errors are not reported).
+    /// At once; not a suspension point; throws nothing; loop thread only.
     ~File();
 
     /// Opens `path` (`uv_fs_open`) with `flags` (`O_RDONLY`, `O_WRONLY | O_CREAT | O_TRUNC`…
-    /// from <fcntl.h>; `O_CLOEXEC` is added by libuv) and, when creating, `mode`. A suspension
-    /// point with the file cancellation rule: an open that already ran returns the File
-    /// (atomic completion); one cancelled before it ran opened nothing. Throws `IoError`
-    /// (operation "open", detail the path): `ENOENT`, `EACCES`, `EISDIR`…; `InvalidStateError`
-    /// outside a task.
+    /// from <fcntl.h>; `O_CLOEXEC` is added by libuv) and, when creating, `mode`.
+    ///
+    /// Completes when: the open has run on a pool thread.
+    /// Suspension point: yes.
+    /// On cancel: the file cancellation rule: an open that already ran returns the File
+    /// (atomic completion); one cancelled before it ran opened nothing.
+    /// Throws: `IoError` (operation "open", detail the path): `ENOENT`, `EACCES`, `EISDIR`…;
+    /// `CancelledError`; `InvalidStateError` outside a task.
+    /// Thread safety: the awaiting task's loop thread.
     [[nodiscard]] static detail::FsOpenAwaiter open(std::string path, int flags = O_RDONLY,
                                                     int mode = 0644) noexcept {
         return detail::FsOpenAwaiter{
@@ -168,13 +189,19 @@ public:
     }
 
     /// Reads up to `out.size()` bytes (at most 1 MiB per call) at `offset`, or at the file
-    /// position when `offset` is -1; returns how many, 0 at the end of the file. A suspension
-    /// point with the file cancellation rule. Throws `IoError` (operation "read").
+    /// position when `offset` is -1; returns how many, 0 at the end of the file. `out` must
+    /// outlive the `co_await` (the bytes are copied into it when the task resumes).
+    ///
+    /// Completes when: the request has run on a pool thread (the task resumes from the ready
+    /// queue). Suspension point: yes. On cancel: the file cancellation rule (class comment).
+    /// Throws: `IoError` (operation "read"; `EBADF` for a closed File); `CancelledError`;
+    /// `InvalidStateError` outside a task. Thread safety: the awaiting task's loop thread.
     [[nodiscard]] detail::FsSizeAwaiter read(std::span<std::byte> out,
                                              std::int64_t offset = -1) const noexcept {
         return detail::FsSizeAwaiter{
             {detail::FsAwaiter::Kind::read, {}, fd_, 0, 0, offset, out, {}, {}}};
     }
+    /// `read` into a `char` buffer; as above.
     [[nodiscard]] detail::FsSizeAwaiter read(std::span<char> out,
                                              std::int64_t offset = -1) const noexcept {
         return read(std::as_writable_bytes(out), offset);
@@ -182,59 +209,89 @@ public:
 
     /// Writes up to `data.size()` bytes (at most 1 MiB per call) at `offset`, or at the file
     /// position when -1; returns how many were written. `data` is copied when the write starts.
-    /// A suspension point with the file cancellation rule. Throws `IoError` (operation "write").
+    ///
+    /// Completes when: the request has run on a pool thread (the task resumes from the ready
+    /// queue). Suspension point: yes. On cancel: the file cancellation rule (class comment).
+    /// Throws: `IoError` (operation "write"; `EBADF` for a closed File); `CancelledError`;
+    /// `InvalidStateError` outside a task. Thread safety: the awaiting task's loop thread.
     [[nodiscard]] detail::FsSizeAwaiter write(std::span<const std::byte> data,
                                               std::int64_t offset = -1) const noexcept {
         return detail::FsSizeAwaiter{
             {detail::FsAwaiter::Kind::write, {}, fd_, 0, 0, offset, {}, data, {}}};
     }
+    /// `write` of a string's bytes; as above.
     [[nodiscard]] detail::FsSizeAwaiter write(std::string_view data,
                                               std::int64_t offset = -1) const noexcept {
         return write(std::as_bytes(std::span<const char>(data.data(), data.size())), offset);
     }
 
     /// Writes all of `data` (several `write`s) at `offset`, or at the file position when -1.
-    /// A Task: each write is a suspension point with the file cancellation rule, so a cancel
-    /// can leave a prefix of `data` written (the bytes of each completed write). `data` and the
-    /// File must outlive the Task (await it at once). Throws `IoError`.
+    /// `data` and the File must outlive the Task (await it at once).
+    ///
+    /// Completes when: every byte is written.
+    /// Suspension point: yes — each write is one, with the file cancellation rule.
+    /// On cancel: a prefix of `data` can stay written (the bytes of each completed write).
+    /// Throws: `IoError` (operation "write"); `CancelledError`; `InvalidStateError` outside a
+    /// task; `std::bad_alloc` (the Task's frame). Thread safety: the awaiting task's loop thread.
     [[nodiscard]] Task<void> write_all(std::span<const std::byte> data,
                                        std::int64_t offset = -1) const;
 
-    /// Flushes the file to storage (`uv_fs_fsync`). A suspension point with the file
-    /// cancellation rule. Throws `IoError` (operation "fsync").
+    /// Flushes the file to storage (`uv_fs_fsync`).
+    ///
+    /// Completes when: the request has run on a pool thread (the task resumes from the ready
+    /// queue). Suspension point: yes. On cancel: the file cancellation rule (class comment).
+    /// Throws: `IoError` (operation "fsync"); `CancelledError`; `InvalidStateError` outside a
+    /// task. Thread safety: the awaiting task's loop thread.
     [[nodiscard]] detail::FsVoidAwaiter fsync() const noexcept {
         return detail::FsVoidAwaiter{
             {detail::FsAwaiter::Kind::fsync, {}, fd_, 0, 0, -1, {}, {}, {}}};
     }
 
-    /// Size, mode and modification time (`uv_fs_fstat`). A suspension point with the file
-    /// cancellation rule. Throws `IoError` (operation "stat").
+    /// Size, mode and modification time (`uv_fs_fstat`).
+    ///
+    /// Completes when: the request has run on a pool thread (the task resumes from the ready
+    /// queue). Suspension point: yes. On cancel: the file cancellation rule (class comment).
+    /// Throws: `IoError` (operation "stat"); `CancelledError`; `InvalidStateError` outside a
+    /// task. Thread safety: the awaiting task's loop thread.
     [[nodiscard]] detail::FsStatAwaiter stat() const noexcept {
         return detail::FsStatAwaiter{
             {detail::FsAwaiter::Kind::fstat, {}, fd_, 0, 0, -1, {}, {}, {}}};
     }
 
-    /// Closes the file (`uv_fs_close`). The File is empty from the call on, and the descriptor
-    /// is released whatever happens. A suspension point, but once started a close is not
-    /// interrupted (it is quick, and it is cleanup): a cancel arriving meanwhile waits for the
-    /// next suspension point. With a cancel already pending when it starts, `CancelledError` is
-    /// thrown and the descriptor is closed in the background. Throws `IoError` (operation
-    /// "close"; `EBADF` if not open).
+    /// Closes the file (`uv_fs_close`). The File is empty from the call on (not from the
+    /// `co_await`), and the descriptor is released whatever happens.
+    ///
+    /// Completes when: the close has run.
+    /// Suspension point: yes, but once started a close is not interrupted (it is quick, and it
+    /// is cleanup).
+    /// On cancel: a cancel arriving meanwhile waits for the next suspension point. With a cancel
+    /// already pending when it starts, `CancelledError` is thrown and the descriptor is closed
+    /// in the background.
+    /// Throws: `IoError` (operation "close"; `EBADF` if not open); `CancelledError`;
+    /// `InvalidStateError` outside a task. Thread safety: the awaiting task's loop thread.
     [[nodiscard]] detail::FsCloseAwaiter close() noexcept {
         return detail::FsCloseAwaiter{
             {detail::FsAwaiter::Kind::close, {}, std::exchange(fd_, -1), 0, 0, -1, {}, {}, {}}};
     }
 
+    /// True while the File owns a descriptor.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
-    /// The descriptor (-1 when closed).
+    /// The descriptor (-1 when closed); still owned by the File.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] uv_file native_handle() const noexcept { return fd_; }
 
 private:
     uv_file fd_ = -1;
 };
 
-/// Size, mode and modification time of `path` (`uv_fs_stat`, following symlinks). A suspension
-/// point with the file cancellation rule. Throws `IoError` (operation "stat", detail the path).
+/// Size, mode and modification time of `path` (`uv_fs_stat`, following symlinks).
+///
+/// Completes when: the stat has run on a pool thread.
+/// Suspension point: yes.
+/// On cancel: the file cancellation rule (see `File`).
+/// Throws: `IoError` (operation "stat", detail the path: `ENOENT`…); `CancelledError`;
+/// `InvalidStateError` outside a task. Thread safety: the awaiting task's loop thread.
 [[nodiscard]] inline detail::FsStatAwaiter file_stat(std::string path) noexcept {
     return detail::FsStatAwaiter{
         {detail::FsAwaiter::Kind::stat, std::move(path), -1, 0, 0, -1, {}, {}, {}}};
@@ -268,12 +325,18 @@ private:
         {detail::FsAwaiter::Kind::unlink, std::move(path), -1, 0, 0, -1, {}, {}, {}}};
 }
 
-/// Reads the whole file at `path`. A Task of several file operations, each with the file
-/// cancellation rule; a cancel leaves nothing open. Throws `IoError` (operation "open" with
-/// detail the path, e.g. `ENOENT` for a missing file; "read").
+/// Reads the whole file at `path`.
+///
+/// Completes when: the whole file is read and closed.
+/// Suspension point: yes — a Task of several file operations, each with the file cancellation
+/// rule.
+/// On cancel: the step under way follows the file cancellation rule; nothing is left open.
+/// Throws: `IoError` (operation "open" with detail the path, e.g. `ENOENT` for a missing file;
+/// "read"); `CancelledError`; `InvalidStateError` outside a task; `std::bad_alloc`.
+/// Thread safety: the awaiting task's loop thread.
 [[nodiscard]] Task<std::string> read_file(std::string path);
 
-/// Options of `write_file`.
+/// Options of `write_file` (a plain value).
 struct WriteFileOptions {
     /// All or nothing: write a temporary file next to the target and rename it over the target
     /// (see `write_file`). Off by default (the file is truncated and written in place).
