@@ -20,7 +20,8 @@
 
 namespace uvtask {
 
-/// How much of the cancelled write that broke a stream got out (`Stream::broken_write()`).
+/// How much of the cancelled write that broke a stream got out (`Stream::broken_write()`). A
+/// plain value; any thread.
 struct BrokenWrite {
     /// Bytes of it handed to the kernel before the stream was closed: the peer receives at most
     /// these (exactly these over TCP unless the connection is reset), and nothing after them.
@@ -230,31 +231,45 @@ public:
 /// SIGPIPE: creating the first stream sets SIGPIPE to ignored if it still has its default
 /// disposition (as Python does), so writing to a closed peer is an `IoError` (`EPIPE`), not the
 /// death of the process.
+///
+/// Every awaited operation also throws `CancelledError` (see its "On cancel") and
+/// `InvalidStateError` when awaited outside a task; making the awaitable throws nothing.
 class Stream {
 public:
     /// An empty stream: every operation throws `IoError` `EBADF`.
+    /// At once; not a suspension point; throws nothing; any thread.
     Stream() noexcept = default;
+    /// Takes `other`'s handle; `other` is empty (closed) after.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     Stream(Stream&& other) noexcept;
+    /// Closes this stream (see `close()`), then takes `other`'s handle.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     Stream& operator=(Stream&& other) noexcept;
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
     /// Closes the stream (see `close()`).
+    /// At once; not a suspension point; throws nothing; loop thread only.
     ~Stream();
 
     /// Reads at least one byte and at most `out.size()` into `out`; returns how many, or 0 at the
     /// end of the stream (the peer shut down its side or closed; also for an empty `out`).
     /// Returns at once, without suspending, if bytes are buffered.
     ///
-    /// A suspension point. Cancelled while waiting: throws `CancelledError`, nothing was read,
-    /// the stream stays usable and bytes arriving later are kept for the next read. If bytes had
-    /// arrived before the cancel reached the read, they are returned (atomic completion) and the
-    /// cancel waits for the next suspension point.
-    /// Throws `IoError` for a read error (e.g. `ECONNRESET`; after the bytes buffered before it
+    /// Completes when: bytes are buffered (at once if some already are), at the end of the
+    /// stream, or on an error.
+    /// Suspension point: yes (a pending cancel is thrown even if bytes are buffered).
+    /// On cancel: while waiting, throws `CancelledError`, nothing was read, the stream stays
+    /// usable and bytes arriving later are kept for the next read. If bytes had arrived before
+    /// the cancel reached the read, they are returned (atomic completion) and the cancel waits
+    /// for the next suspension point.
+    /// Throws: `IoError` for a read error (e.g. `ECONNRESET`; after the bytes buffered before it
     /// were returned), `EBADF` on a closed stream, `ECANCELED` if the stream is closed while the
     /// read waits; `InvalidStateError` if another task is already reading this stream.
+    /// Thread safety: loop thread only.
     [[nodiscard]] detail::StreamReadAwaiter read_some(std::span<std::byte> out) noexcept {
         return {core_, out, false};
     }
+    /// `read_some` into a `char` buffer; as above.
     [[nodiscard]] detail::StreamReadAwaiter read_some(std::span<char> out) noexcept {
         return {core_, std::as_writable_bytes(out), false};
     }
@@ -264,12 +279,17 @@ public:
     /// cancelled (`CancelledError`) or fails leaves every byte that arrived in the stream's
     /// buffer, for the next read. The buffer grows to `out.size()` if needed.
     ///
-    /// A suspension point; cancellation as for `read_some`. Throws `IoError` `EOF` if the stream
-    /// ends before `out.size()` bytes arrived (those stay readable by `read_some`), and the
-    /// errors of `read_some`.
+    /// Completes when: `out.size()` bytes are buffered (at once if they already are), at the end
+    /// of the stream, or on an error.
+    /// Suspension point: yes. On cancel: as for `read_some` — while waiting, `CancelledError`
+    /// and nothing is taken.
+    /// Throws: `IoError` `EOF` if the stream ends before `out.size()` bytes arrived (those stay
+    /// readable by `read_some`), and the errors of `read_some`.
+    /// Thread safety: loop thread only.
     [[nodiscard]] detail::StreamReadAwaiter read_exact(std::span<std::byte> out) noexcept {
         return {core_, out, true};
     }
+    /// `read_exact` into a `char` buffer; as above.
     [[nodiscard]] detail::StreamReadAwaiter read_exact(std::span<char> out) noexcept {
         return {core_, std::as_writable_bytes(out), true};
     }
@@ -277,11 +297,16 @@ public:
     /// Writes some of `data` and returns how many bytes were written (at least one, unless
     /// `data` is empty). When its turn comes (after the writes started before it): what the
     /// socket takes at once, or, if it takes nothing then, all of `data` through one `uv_write`
-    /// (completing when libuv has handed it all to the kernel). Suspension point, cancellation
-    /// and errors: those of `write_all`.
+    /// (completing when libuv has handed it all to the kernel). `data` must stay valid until the
+    /// write completes.
+    ///
+    /// Completes when: the socket took some bytes at once, or libuv handed all of `data` to the
+    /// kernel.
+    /// Suspension point, On cancel, Throws, Thread safety: those of `write_all`.
     [[nodiscard]] detail::StreamWriteSomeAwaiter write(std::span<const std::byte> data) noexcept {
         return {core_, data, false};
     }
+    /// `write` of a string's bytes; as above.
     [[nodiscard]] detail::StreamWriteSomeAwaiter write(std::string_view data) noexcept {
         return {core_, std::as_bytes(std::span<const char>(data.data(), data.size())), false};
     }
@@ -308,6 +333,7 @@ public:
         std::span<const std::byte> data) noexcept {
         return {core_, data, true};
     }
+    /// `write_all` of a string's bytes; as above.
     [[nodiscard]] detail::StreamWriteAllAwaiter write_all(std::string_view data) noexcept {
         return {core_, std::as_bytes(std::span<const char>(data.data(), data.size())), true};
     }
@@ -327,12 +353,16 @@ public:
         return detail::StreamShutdownAwaiter{core_};
     }
 
-    /// Closes the stream now: not a suspension point, never throws, idempotent. Buffered bytes
-    /// and writes not yet handed to the kernel are discarded; a task waiting on the stream gets
-    /// `IoError` `ECANCELED`. libuv frees the handle in its close callback, later.
+    /// Closes the stream now; idempotent. Buffered bytes and writes not yet handed to the kernel
+    /// are discarded; a task waiting on the stream gets `IoError` `ECANCELED`. libuv frees the
+    /// handle in its close callback, later.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: nothing. Thread safety: loop thread only.
     void close() noexcept;
 
     /// False once closed (by `close()`, a cancelled write, or for an empty stream).
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] bool is_open() const noexcept;
     /// If a cancelled write (or `write_all`) broke this stream: how many of its bytes got out,
     /// for a writer that catches the `CancelledError` and must know what the peer may have
@@ -343,16 +373,21 @@ public:
     /// Throws: nothing. Thread safety: loop thread only.
     [[nodiscard]] std::optional<BrokenWrite> broken_write() const noexcept;
     /// Bytes received and buffered, not yet returned by a read.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] std::size_t buffered() const noexcept;
     /// Bytes handed to libuv by the write holding the stream's turn and not yet to the kernel
     /// (`uv_stream_get_write_queue_size`); writes waiting for their turn are not counted.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] std::size_t write_queue_size() const noexcept;
     /// The libuv handle (null when empty or closed). Runtime and expert use.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] uv_stream_t* native_handle() const noexcept;
 
     /// Runtime use: wraps a core whose reference the caller hands over.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     explicit Stream(detail::StreamCore* adopted) noexcept : core_(adopted) {}
     /// Runtime use: the shared core (null when empty).
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] detail::StreamCore* native_core() const noexcept { return core_; }
 
 protected:
