@@ -17,37 +17,39 @@
 
 namespace uvtask {
 
-/// What a child's standard stream is connected to.
+/// What a child's standard stream is connected to (a plain value).
 enum class StdioMode : unsigned char {
     inherit,  ///< the parent's own stdin/stdout/stderr
     pipe,     ///< a pipe to the parent: `Process::stdin_pipe()`…
     ignore,   ///< /dev/null
 };
 
-/// Options of `spawn_process`.
+/// Options of `spawn_process` (a plain value).
 struct ProcessOptions {
     /// Working directory of the child; empty: the parent's.
     std::string cwd;
     /// The child's environment ("NAME=value" entries); unset: the parent's.
     std::optional<std::vector<std::string>> env;
+    /// What the child's stdin, stdout and stderr are connected to.
     StdioMode stdin_mode = StdioMode::inherit;
-    StdioMode stdout_mode = StdioMode::inherit;
-    StdioMode stderr_mode = StdioMode::inherit;
+    StdioMode stdout_mode = StdioMode::inherit;  ///< as `stdin_mode`
+    StdioMode stderr_mode = StdioMode::inherit;  ///< as `stdin_mode`
     /// Sent first when the child must be terminated (a cancelled `wait()`, a destroyed Process).
     int terminate_signal = SIGTERM;
     /// How long the child may take to exit after `terminate_signal` before it gets SIGKILL.
     std::chrono::milliseconds grace_period{2000};
 };
 
-/// How a child ended: its exit code, or the signal that killed it.
+/// How a child ended: its exit code, or the signal that killed it. A plain value; any thread.
 struct ExitStatus {
     std::int64_t exit_code = 0;  ///< `exit()` status (0 when killed by a signal)
     int term_signal = 0;         ///< the signal that ended it, or 0
     /// Exited with code 0, not killed by a signal.
+    /// At once; not a suspension point; throws nothing; any thread.
     [[nodiscard]] bool success() const noexcept { return exit_code == 0 && term_signal == 0; }
 };
 
-/// What cancelling a `Process::wait()` does to the child.
+/// What cancelling a `Process::wait()` does to the child (a plain value).
 enum class WaitCancel : unsigned char {
     /// Terminate the child (`terminate_signal`, then SIGKILL after `grace_period`) and reap it;
     /// the wait throws `CancelledError` once it has exited. The default.
@@ -101,20 +103,35 @@ private:
 /// that survives SIGKILL for 5 s is reported through the loop's exception handler).
 class Process {
 public:
+    /// An empty Process (no child). At once; not a suspension point; throws nothing; any thread.
     Process() noexcept = default;
+    /// Takes `other`'s child and pipes; `other` is empty after.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     Process(Process&& other) noexcept;
+    /// Destroys this Process as the destructor does (its child, if running, is terminated in
+    /// the background), then takes `other`'s child and pipes.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     Process& operator=(Process&& other) noexcept;
     Process(const Process&) = delete;
     Process& operator=(const Process&) = delete;
+    /// Terminates a still running child in the background (see above) and closes the pipes.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     ~Process();
 
     /// The child's process id (0 for an empty Process).
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] int pid() const noexcept;
 
     /// The pipes to the child's stdin/stdout/stderr (`StdioMode::pipe`); an empty (closed)
-    /// stream otherwise. Write to stdin, then `stdin_pipe().close()` to send end-of-file.
+    /// stream otherwise. Write to stdin, then `stdin_pipe().close()` to send end-of-file. The
+    /// references live as long as the Process (move the stream out to keep it longer).
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] PipeStream& stdin_pipe() noexcept { return stdin_; }
+    /// The child's stdout; as `stdin_pipe`.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] PipeStream& stdout_pipe() noexcept { return stdout_; }
+    /// The child's stderr; as `stdin_pipe`.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] PipeStream& stderr_pipe() noexcept { return stderr_; }
 
     /// Waits for the child to exit and returns how it ended; at once if it has exited already.
@@ -132,18 +149,25 @@ public:
     ///   `wait_for(p.wait(WaitCancel::leave_running), 5s)` bounds the wait, not the child.
     /// Either way, if the child had exited before the cancel reached the wait, its status is
     /// returned (atomic completion) and the cancel waits for the next suspension point.
-    /// Throws: `IoError` `EBADF` for an empty Process, `InvalidStateError` outside a task.
+    /// Throws: `IoError` `EBADF` for an empty Process, `CancelledError`, `InvalidStateError`
+    /// outside a task. Calling `wait()` itself throws nothing.
     /// Thread safety: loop thread only.
     [[nodiscard]] detail::ProcessWaitAwaiter wait(
         WaitCancel on_cancel = WaitCancel::terminate) noexcept {
         return detail::ProcessWaitAwaiter{core_, on_cancel};
     }
 
-    /// Sends `signum` to the child (`uv_process_kill`). Not a suspension point. Throws `IoError`
-    /// (`ESRCH` once the child has exited and been reaped, `EINVAL` for a bad signal).
+    /// Sends `signum` to the child (`uv_process_kill`).
+    ///
+    /// Completes when: at once (the signal is sent; the child's reaction is not waited for).
+    /// Suspension point: no. On cancel: not cancellable.
+    /// Throws: `IoError` (operation "kill", detail "pid N": `ESRCH` once the child has exited
+    /// and been reaped or for an empty Process, `EINVAL` for a bad signal); `std::bad_alloc`.
+    /// Thread safety: loop thread only.
     void kill(int signum);
 
-    /// How the child ended, once it has (and was reaped); empty while it runs.
+    /// How the child ended, once it has (and was reaped); empty while it runs and for an empty
+    /// Process. At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] std::optional<ExitStatus> exit_status() const noexcept;
 
 private:
@@ -154,11 +178,15 @@ private:
     PipeStream stderr_;
 };
 
-/// Starts `args[0]` (looked up in PATH) with arguments `args` (`uv_spawn`). Not a suspension
-/// point: returns once the child runs (libuv waits for the exec to succeed or fail).
-/// Throws `IoError` (operation "spawn", detail the program: `ENOENT` for a program that does
-/// not exist, `EACCES`…, `EINVAL` for empty `args`) and `InvalidStateError` when the thread
-/// has no uvtask Loop.
+/// Starts `args[0]` (looked up in PATH) with arguments `args` (`uv_spawn`).
+///
+/// Completes when: at once — it returns once the child runs (libuv waits for the exec to
+/// succeed or fail; the calling thread blocks that long).
+/// Suspension point: no. On cancel: not cancellable.
+/// Throws: `IoError` (operation "spawn", detail the program: `ENOENT` for a program that does
+/// not exist, `EACCES`…, `EINVAL` for empty `args`); `InvalidStateError` when the thread has no
+/// uvtask Loop; `std::bad_alloc`.
+/// Thread safety: the loop's thread; the Process then belongs to it.
 [[nodiscard]] Process spawn_process(std::vector<std::string> args, ProcessOptions options = {});
 
 }  // namespace uvtask
