@@ -74,7 +74,8 @@ private:
 /// cancel reached the wait, it is returned (atomic completion) and the cancel waits for the
 /// next suspension point.
 /// Throws: `IoError` (operation "wait_signal": `EINVAL` for an invalid signal or one that cannot
-/// be caught, like SIGKILL); `InvalidStateError` outside a task.
+/// be caught, like SIGKILL); `CancelledError`; `InvalidStateError` outside a task. Calling
+/// `wait_signal` itself throws nothing.
 /// Thread safety: loop thread only.
 [[nodiscard]] inline detail::SignalAwaiter wait_signal(int signum) noexcept {
     return detail::SignalAwaiter{signum};
@@ -91,6 +92,7 @@ private:
 class SignalReceiver {
 public:
     /// An empty receiver: `receive()` throws `IoError` `EBADF`.
+    /// At once; not a suspension point; throws nothing; any thread.
     SignalReceiver() noexcept = default;
     /// Installs the handlers of `signals` and starts queueing them.
     ///
@@ -99,11 +101,16 @@ public:
     /// cannot be caught); `InvalidStateError` when the thread has no running uvtask Loop;
     /// `std::bad_alloc`. Thread safety: the loop's thread.
     explicit SignalReceiver(std::initializer_list<int> signals);
+    /// Takes `other`'s set and queue; `other` is empty after.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     SignalReceiver(SignalReceiver&& other) noexcept;
+    /// Closes this receiver (see `close()`), then takes `other`'s set and queue.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     SignalReceiver& operator=(SignalReceiver&& other) noexcept;
     SignalReceiver(const SignalReceiver&) = delete;
     SignalReceiver& operator=(const SignalReceiver&) = delete;
     /// Closes the receiver (see `close()`).
+    /// At once; not a suspension point; throws nothing; loop thread only.
     ~SignalReceiver();
 
     /// Returns the next signal received (its number): at once if one is queued.
@@ -115,13 +122,15 @@ public:
     /// receive is returned (atomic completion) and the cancel waits for the next suspension
     /// point.
     /// Throws: `IoError` (`EBADF` on a closed or empty receiver, `ECANCELED` if it is closed
-    /// while a task waits); `InvalidStateError` if another task is already receiving, or
-    /// outside a task. Thread safety: loop thread only.
+    /// while a task waits); `CancelledError`; `InvalidStateError` if another task is already
+    /// receiving, or outside a task. Calling `receive()` itself throws nothing.
+    /// Thread safety: loop thread only.
     [[nodiscard]] detail::SignalReceiveAwaiter receive() noexcept {
         return detail::SignalReceiveAwaiter{core_};
     }
 
-    /// Signals queued, not yet received. Loop thread only.
+    /// Signals queued, not yet received (0 when closed or empty).
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] std::size_t pending() const noexcept;
     /// Stops receiving (idempotent). Queued signals are dropped; a task waiting in `receive()`
     /// gets `IoError` `ECANCELED`. The loop's handlers stay installed (see `wait_signal`).
@@ -130,6 +139,7 @@ public:
     /// Throws: nothing. Thread safety: loop thread only.
     void close() noexcept;
     /// False once closed (or for an empty receiver).
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] bool is_open() const noexcept;
 
 private:
