@@ -28,7 +28,7 @@ struct DeadlineAccess;
 }  // namespace detail
 
 /// What `move_on_after` returns for a `Task<T>`: `std::optional<T>`, or `bool` for `Task<void>`
-/// (true: the work ended before the deadline).
+/// (true: the work ended before the deadline). (A type: nothing runs, nothing throws.)
 template <class T>
 using MoveOnResult = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
 
@@ -76,39 +76,59 @@ using MoveOnResult = std::conditional_t<std::is_void_v<T>, bool, std::optional<T
 /// Resolution: the loop's libuv timer (milliseconds, never early), like `sleep`. A Deadline bounds
 /// one piece of work (a second `run` throws `InvalidStateError`). It must outlive the `run` it is
 /// awaited in. Not thread-safe: use it on its loop's thread.
+///
+/// Lifetime: made only by `after`, `at` and `never` (neither copyable nor movable: bind it with
+/// `auto d = Deadline::after(…);`); its timer runs only while its work runs.
 class Deadline : private detail::TimerNode {
 public:
+    /// The clock of `at`, `when` and `reschedule`.
     using Clock = std::chrono::steady_clock;
 
-    /// A deadline `delay` from now (from this call, not from the start of the work).
-    /// Throws `InvalidDurationError` for a negative or NaN `delay`.
+    /// A deadline `delay` from now (from this call, not from the start of the work); a delay
+    /// of about 292 years or more means never.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: `InvalidDurationError` for a negative or NaN `delay`.
+    /// Thread safety: any thread (then used on one loop's thread).
     template <class Rep, class Period>
     [[nodiscard]] static Deadline after(std::chrono::duration<Rep, Period> delay) {
         return Deadline(after_ns(detail::checked_delay_ns(delay, "Deadline::after()")));
     }
-    /// A deadline at `when` (a time in the past expires as soon as the work starts).
+    /// A deadline at `when` (a time in the past expires as soon as the work starts;
+    /// `Clock::time_point::max()`: never).
+    /// At once; not a suspension point; throws nothing; any thread (then one loop's thread).
     [[nodiscard]] static Deadline at(Clock::time_point when) noexcept {
         return Deadline(to_ns(when));
     }
     /// No deadline (until `reschedule` sets one).
+    /// At once; not a suspension point; throws nothing; any thread (then one loop's thread).
     [[nodiscard]] static Deadline never() noexcept { return Deadline(UINT64_MAX); }
 
     Deadline(const Deadline&) = delete;
     Deadline& operator=(const Deadline&) = delete;
+    /// Stops its timer if it is still armed.
+    /// At once; not a suspension point; throws nothing; loop thread only.
     ~Deadline();
 
     /// When the deadline expires (`Clock::time_point::max()` for never).
+    /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] Clock::time_point when() const noexcept;
     /// True once the deadline expired while its work ran (whether or not that became a
-    /// `TimeoutError`).
+    /// `TimeoutError`). At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] bool expired() const noexcept { return expired_; }
 
     /// Moves the deadline to `when` (`Clock::time_point::max()`: never), before or while the work
-    /// runs; a time already past expires it at once. Not a suspension point. Throws
-    /// `InvalidStateError` once the deadline expired or its work ended (asyncio), and
+    /// runs; while the work runs, a time already past expires it at once (before, as soon as
+    /// the work starts).
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable (an expiry it
+    /// causes cancels the work's task, as the timer would).
+    /// Throws: `InvalidStateError` once the deadline expired or its work ended (asyncio);
     /// `std::bad_alloc` if the timer cannot be armed.
+    /// Thread safety: the loop's thread (from the work itself or another task of that loop).
     void reschedule(Clock::time_point when);
-    /// `reschedule(now + delay)`. Throws `InvalidDurationError` for a negative or NaN `delay`.
+    /// `reschedule(now + delay)`; as `reschedule`, and also throws `InvalidDurationError` for a
+    /// negative or NaN `delay`.
     template <class Rep, class Period>
     void reschedule_after(std::chrono::duration<Rep, Period> delay) {
         reschedule_ns(after_ns(detail::checked_delay_ns(delay, "Deadline::reschedule_after()")));
@@ -133,6 +153,11 @@ public:
 
     /// Like `run`, but an expiry of this deadline makes it return `std::nullopt` (`false` for
     /// a `void` result) instead of throwing `TimeoutError` (Trio's `move_on_after`).
+    ///
+    /// Completes when, Suspension point, On cancel, Thread safety: as `run`.
+    /// Throws: what `work` throws; `CancelledError` if the task was cancelled by anyone else;
+    /// `InvalidStateError` outside a task or on a second run. Never `TimeoutError` for this
+    /// deadline's own expiry.
     template <class A>
         requires detail::Boundable<A>
     [[nodiscard]] Task<MoveOnResult<detail::bounded_result_t<A>>> move_on(A&& work);

@@ -143,7 +143,8 @@ struct ToThreadResult<F> {
 
 }  // namespace detail
 
-/// A function `to_thread` accepts: callable with a `std::stop_token`, or with nothing.
+/// A function `to_thread` accepts: callable with a `std::stop_token`, or with nothing, and move
+/// constructible. (A concept: nothing runs.)
 template <class F>
 concept ThreadFunction = std::move_constructible<std::decay_t<F>> &&
     (std::is_invocable_v<std::decay_t<F>&, std::stop_token> ||
@@ -178,8 +179,9 @@ concept ThreadFunction = std::move_constructible<std::decay_t<F>> &&
 /// task 'worker' has run for 6.1 s and blocks the loop's teardown (stop requested; waiting for
 /// it to return)"). A handler may use the report to unblock the job.
 ///
-/// Throws: what `f` throws; `IoError` if libuv cannot queue the work; `InvalidStateError`
-/// outside a task.
+/// Throws: what `f` throws; `CancelledError`; `IoError` if libuv cannot queue the work;
+/// `InvalidStateError` outside a task; at the call (not the `co_await`), `std::bad_alloc` and
+/// what moving `f` throws.
 /// Thread safety: loop thread only (`f` itself runs on a pool thread).
 template <ThreadFunction F>
 [[nodiscard]] auto to_thread(F&& f) {
