@@ -69,6 +69,7 @@ public:
 /// value; any thread.
 class TimeoutError : public std::runtime_error {
 public:
+    /// The error with the message given. At once; throws `std::bad_alloc` only; any thread.
     using std::runtime_error::runtime_error;
     /// "operation timed out". At once; throws `std::bad_alloc` only; any thread.
     TimeoutError() : std::runtime_error("operation timed out") {}
@@ -79,6 +80,7 @@ public:
 /// value (`std::logic_error`); any thread.
 class InvalidStateError : public std::logic_error {
 public:
+    /// The error with the message given. At once; throws `std::bad_alloc` only; any thread.
     using std::logic_error::logic_error;
 };
 
@@ -87,6 +89,7 @@ public:
 /// any thread.
 class InvalidDurationError : public std::invalid_argument {
 public:
+    /// The error with the message given. At once; throws `std::bad_alloc` only; any thread.
     using std::invalid_argument::invalid_argument;
 };
 

@@ -101,8 +101,11 @@ class [[nodiscard]] Task {
     static_assert(!std::is_reference_v<T>, "Task<T&> is not supported: return a pointer");
 
 public:
+    /// The coroutine promise (what makes a function returning `Task<T>` a coroutine).
     using promise_type = detail::TaskPromise<T>;
+    /// What `co_await` on the Task returns.
     using value_type = T;
+    /// The coroutine frame's handle (`release()`).
     using Handle = std::coroutine_handle<promise_type>;
 
     /// An empty Task (`valid()` is false); awaiting it throws `InvalidStateError`.

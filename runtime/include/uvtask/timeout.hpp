@@ -37,8 +37,8 @@ using MoveOnResult = std::conditional_t<std::is_void_v<T>, bool, std::optional<T
 /// the deadline can be moved with `reschedule` (also from inside the work, which may take the
 /// Deadline by reference, or from another task of the same loop).
 ///
-/// **How it expires** (asyncio.timeout's algorithm, docs/semantics.md §4): when the deadline passes while
-/// the work runs, the current task is cancelled with `CancelKind::timeout` — through the
+/// **How it expires** (asyncio.timeout's algorithm, docs/semantics.md §4): when the deadline passes
+/// while the work runs, the current task is cancelled with `CancelKind::timeout` — through the
 /// ordinary cancellation machinery, so whatever the work waits on stops at once (a sleep, a lock,
 /// a queue, a join: an awaited task is cancelled too and waited for). When the work ends, the
 /// deadline withdraws its request (`uncancel()`); if a `CancelledError` came out of the work and
@@ -68,10 +68,10 @@ using MoveOnResult = std::conditional_t<std::is_void_v<T>, bool, std::optional<T
 /// - The task's `stop_token()` is stop-requested by an expiry and stays so (a stop token cannot
 ///   be reset; docs/semantics.md §3.9).
 /// - Inside `non_cancellable` (and `with_cleanup`'s cleanup) every cancel is held back for the
-///   whole task, a deadline's included (docs/semantics.md §3.7): the bounded work runs to its end and its
-///   value is returned; the expiry is withdrawn, nothing is delivered later. To bound a cleanup,
-///   do not hold cancellation around it: catch the `CancelledError` and run the cleanup under
-///   `with_timeout` (the asyncio idiom; the deadline still converts only its own expiry).
+///   whole task, a deadline's included (docs/semantics.md §3.7): the bounded work runs to its end
+///   and its value is returned; the expiry is withdrawn, nothing is delivered later. To bound a
+///   cleanup, do not hold cancellation around it: catch the `CancelledError` and run the cleanup
+///   under `with_timeout` (the asyncio idiom; the deadline still converts only its own expiry).
 ///
 /// Resolution: the loop's libuv timer (milliseconds, never early), like `sleep`. A Deadline bounds
 /// one piece of work (a second `run` throws `InvalidStateError`). It must outlive the `run` it is
