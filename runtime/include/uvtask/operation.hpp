@@ -103,7 +103,8 @@ protected:
     /// Begins the operation: called once, on the loop's thread, as the task suspends. It may
     /// end the operation at once (call `complete`, `fail` or `cancelled` from inside); the task
     /// still resumes from the ready queue. An exception thrown here is what `co_await` throws
-    /// (the operation is taken as never started).
+    /// (the operation is taken as never started), so it must not throw after having called one
+    /// of the ending functions.
     virtual void start() = 0;
     /// The task was cancelled while the operation is under way: ask the library to stop. Called
     /// at most once, on the loop's thread; must not throw. The operation still has to end with
