@@ -18,16 +18,16 @@ namespace uvtask {
 /// type. A nested ExceptionGroup (a child that ran its own group) is kept as one element; the
 /// typed look-ups search inside nested groups too, depth first. One a `TaskGroup` throws never
 /// contains a `CancelledError`. Copying is cheap and never throws (the list is shared and
-/// immutable); a moved-from group may only be destroyed or assigned to.
+/// immutable); a moved-from group reads as an empty one ("ExceptionGroup (moved from)").
 ///
 /// Thread safety: immutable once built — const members may be called from any thread at once.
 /// Every member returns at once, is not a suspension point, and is not cancellable.
 class ExceptionGroup : public std::exception {
 public:
     /// A group of `exceptions` (in that order) described by `message`. `exceptions` should not
-    /// be empty (an empty list only gets "<message> (0 sub-exceptions)") and its elements must
-    /// not be null (the look-ups rethrow each one).
-    /// Throws: `std::bad_alloc`.
+    /// be empty (an empty list only gets "<message> (0 sub-exceptions)").
+    /// Throws: `std::invalid_argument` naming the index if an element is null (the look-ups
+    /// rethrow each one); `std::bad_alloc`.
     explicit ExceptionGroup(std::vector<std::exception_ptr> exceptions,
                             std::string message = "unhandled errors in a task group");
 

@@ -72,6 +72,14 @@ public:
         try {
             start();
         } catch (...) {
+            if (status_ != Status::waiting) {
+                // start() ended the operation, then threw: the ending stands (the task is queued
+                // to resume with it, and resuming it here too would run it twice); the late
+                // exception goes to the loop's exception handler.
+                task_->report_error("Operation::start() threw after ending the operation",
+                                    std::current_exception());
+                return true;
+            }
             // start() threw: the operation never began. Do not suspend; rethrow it in resume.
             error_ = std::current_exception();
             task_->leave_suspension();
@@ -103,8 +111,9 @@ protected:
     /// Begins the operation: called once, on the loop's thread, as the task suspends. It may
     /// end the operation at once (call `complete`, `fail` or `cancelled` from inside); the task
     /// still resumes from the ready queue. An exception thrown here is what `co_await` throws
-    /// (the operation is taken as never started), so it must not throw after having called one
-    /// of the ending functions.
+    /// (the operation is taken as never started). An exception thrown after one of the ending
+    /// functions was called does not undo that ending: the task resumes with it, and the
+    /// exception goes to the loop's exception handler.
     virtual void start() = 0;
     /// The task was cancelled while the operation is under way: ask the library to stop. Called
     /// at most once, on the loop's thread; must not throw. The operation still has to end with

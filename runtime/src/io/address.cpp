@@ -14,7 +14,9 @@ SocketAddress SocketAddress::parse(std::string_view ip, std::uint16_t port) {
     const std::string text(ip);  // libuv wants a NUL-terminated string
     SocketAddress address;
     int rc = UV_EINVAL;
-    if (text.find(':') != std::string::npos) {
+    if (text.find('\0') != std::string::npos) {
+        rc = UV_EINVAL;  // a C string would end at the NUL: another address
+    } else if (text.find(':') != std::string::npos) {
         rc = uv_ip6_addr(text.c_str(), port, reinterpret_cast<sockaddr_in6*>(&address.storage_));
     } else {
         rc = uv_ip4_addr(text.c_str(), port, reinterpret_cast<sockaddr_in*>(&address.storage_));

@@ -17,6 +17,9 @@ PipeListener PipeListener::bind(std::string path, int backlog) {
     if (path.size() >= sizeof(sockaddr_un::sun_path)) {
         detail::throw_io_error(UV_ENAMETOOLONG, "bind", path);  // libuv 1.44 would truncate it
     }
+    if (path.find('\0') != std::string::npos) {
+        detail::throw_io_error(UV_EINVAL, "bind", path);  // a C string would end at the NUL
+    }
     PipeListener listener(detail::ListenerCore::create(detail::StreamKind::pipe), path);
     detail::ListenerCore& core = *listener.core_;
     if (const int rc = core.init(loop->native()); rc < 0) {

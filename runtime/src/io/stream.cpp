@@ -130,6 +130,9 @@ bool StreamConnectAwaiter::await_suspend(std::coroutine_handle<> resume_at) noex
         if (path_.size() >= sizeof(sockaddr_un::sun_path)) {
             return done_now(UV_ENAMETOOLONG);  // libuv 1.44 would silently truncate it
         }
+        if (path_.find('\0') != std::string::npos) {
+            return done_now(UV_EINVAL);  // a C string would end at the NUL: another path
+        }
         uv_pipe_connect(&core_->connect_req, core_->pipe(), path_.c_str(), on_connect);
     }
     core_->connector = this;

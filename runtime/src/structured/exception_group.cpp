@@ -1,7 +1,10 @@
 // ExceptionGroup: an immutable, shared list of exceptions.
 #include "uvtask/exception_group.hpp"
 
+#include <stdexcept>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "uvtask/errors.hpp"
 
@@ -22,6 +25,12 @@ std::string describe(const std::exception_ptr& error) {
 }  // namespace
 
 ExceptionGroup::ExceptionGroup(std::vector<std::exception_ptr> exceptions, std::string message) {
+    for (std::size_t i = 0; i < exceptions.size(); ++i) {
+        if (!exceptions[i]) {
+            throw std::invalid_argument("ExceptionGroup: the exception at index " +
+                                        std::to_string(i) + " is null");
+        }
+    }
     auto payload = std::make_shared<Payload>();
     payload->what = message + " (" + std::to_string(exceptions.size()) + " sub-exception" +
                     (exceptions.size() == 1 ? "" : "s") + ")";
@@ -33,16 +42,26 @@ ExceptionGroup::ExceptionGroup(std::vector<std::exception_ptr> exceptions, std::
     payload_ = std::move(payload);
 }
 
-const char* ExceptionGroup::what() const noexcept { return payload_->what.c_str(); }
+// A moved-from group has no payload: it reads as an empty group instead of crashing.
+namespace {
+const std::string no_message;
+const std::vector<std::exception_ptr> no_exceptions;
+}  // namespace
 
-const std::string& ExceptionGroup::message() const noexcept { return payload_->message; }
+const char* ExceptionGroup::what() const noexcept {
+    return payload_ ? payload_->what.c_str() : "ExceptionGroup (moved from)";
+}
+
+const std::string& ExceptionGroup::message() const noexcept {
+    return payload_ ? payload_->message : no_message;
+}
 
 const std::vector<std::exception_ptr>& ExceptionGroup::exceptions() const noexcept {
-    return payload_->exceptions;
+    return payload_ ? payload_->exceptions : no_exceptions;
 }
 
 void ExceptionGroup::rethrow(std::size_t index) const {
-    std::rethrow_exception(payload_->exceptions.at(index));
+    std::rethrow_exception(exceptions().at(index));
 }
 
 const ExceptionGroup* ExceptionGroup::nested_group(const std::exception_ptr& error) noexcept {

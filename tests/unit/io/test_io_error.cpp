@@ -67,4 +67,15 @@ TEST_SUITE("io_error") {
         }
         CHECK(status == UV_EINVAL);
     }
+
+    TEST_CASE("an address with a NUL byte is an IoError EINVAL, not the address before the NUL") {
+        // Found in review: parse() handed libuv a C string, which ended at the NUL.
+        int status = 0;
+        try {
+            (void)SocketAddress::parse(std::string("127.0.0.1\0junk", 14), 1);
+        } catch (const IoError& error) {
+            status = error.uv_status();
+        }
+        CHECK(status == UV_EINVAL);
+    }
 }

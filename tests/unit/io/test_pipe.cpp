@@ -88,6 +88,27 @@ TEST_SUITE("pipe") {
         }());
     }
 
+    TEST_CASE("a path with a NUL byte is an IoError EINVAL, for bind and for connect") {
+        // Found in review: both truncated the path at the NUL (another socket file).
+        run_test([]() -> Task<void> {
+            const std::string path("/tmp/uvtask-nul\0suffix", 22);
+            int status = 0;
+            try {
+                (void)co_await PipeStream::connect(path);
+            } catch (const IoError& error) {
+                status = error.uv_status();
+            }
+            CHECK(status == UV_EINVAL);
+            int bind_status = 0;
+            try {
+                (void)PipeListener::bind(path);
+            } catch (const IoError& error) {
+                bind_status = error.uv_status();
+            }
+            CHECK(bind_status == UV_EINVAL);
+        }());
+    }
+
     TEST_CASE("binding a path that exists is an IoError EADDRINUSE") {
         TempPath path("taken.sock");
         run_test([](std::string p) -> Task<void> {

@@ -83,6 +83,33 @@ Task<void> await_throwing() {
     co_await op;
 }
 
+/// An operation whose start() ends it at once and then throws (a library that both answered and
+/// failed). Its ending stands; the exception is reported.
+class AnswersThenThrows final : public Operation<int> {
+private:
+    void start() override {
+        complete(1);
+        throw std::runtime_error("after the answer");
+    }
+    void stop() noexcept override {}
+};
+
+/// Awaits AnswersThenThrows, then waits on `event`, which `setter` sets after a few turns: the
+/// task must resume from the event, not from a stale turn of the operation.
+Task<int> answer_then_wait(Event* event) {
+    const int value = co_await AnswersThenThrows{};
+    co_await event->wait();
+    CHECK(event->is_set());
+    co_return value;
+}
+
+Task<void> set_after_turns(Event* event) {
+    for (int i = 0; i < 3; ++i) {
+        co_await yield_now();
+    }
+    event->set();
+}
+
 }  // namespace
 
 TEST_SUITE("operation") {
@@ -192,5 +219,23 @@ TEST_SUITE("operation") {
             const int value = co_await task;
             CHECK(value == 3);
         }());
+    }
+
+    TEST_CASE("a start() that ends the operation and then throws: the task resumes once, with "
+              "the value; the exception goes to the exception handler") {
+        // Found in review: the task was both queued (by the ending) and resumed at once (by the
+        // exception), so the stale queue entry woke it out of its next suspension point.
+        const auto run = run_test(
+            []() -> Task<void> {
+                Event event;
+                TaskHandle<int> waiter = spawn(answer_then_wait(&event));
+                TaskHandle<void> setter = spawn(set_after_turns(&event));
+                const int value = co_await waiter;
+                co_await setter;
+                CHECK(value == 1);
+            }(),
+            {.expect_reports = true});
+        REQUIRE(run.reports.size() == 1);
+        CHECK(run.reports[0].message == "Operation::start() threw after ending the operation");
     }
 }
