@@ -46,12 +46,30 @@ void Deadline::reschedule_ns(std::uint64_t when_ns) {
     if (left_) {
         throw InvalidStateError("Deadline::reschedule(): the work it bounded has ended");
     }
+    if (!entered_) {
+        when_ns_ = when_ns;  // armed when the work starts
+        return;
+    }
+    const std::uint64_t previous = when_ns_;
+    const bool was_armed = armed();
+    if (was_armed) {
+        detail::disarm_timer(detail::LoopCore::of(*task_), this);
+    }
     when_ns_ = when_ns;
-    if (entered_) {
-        if (armed()) {
-            detail::disarm_timer(detail::LoopCore::of(*task_), this);
-        }
+    try {
         arm();
+    } catch (...) {
+        // Out of memory for the new timer: keep the deadline it had. If even that cannot be
+        // armed again, expire now — a deadline must never be left unarmed, firing never.
+        when_ns_ = previous;
+        if (was_armed) {
+            try {
+                arm();
+            } catch (...) {
+                expire();
+            }
+        }
+        throw;
     }
 }
 

@@ -91,4 +91,23 @@ TEST_SUITE("oom") {
             CHECK_FALSE(out.threw<InvalidStateError>());
         }());
     }
+
+    TEST_CASE("a Deadline reschedule that runs out of memory keeps the deadline it had") {
+        // Found in review: the new time was stored and the timer disarmed before arming the new
+        // one threw, so the deadline never fired.
+        run_test([]() -> Task<void> {
+            Deadline deadline = Deadline::after(20ms);
+            auto work = [](Deadline* d) -> Task<void> {
+                const auto before = d->when();
+                {
+                    FailingAllocations fail(0, 1);  // the new timer's bucket
+                    CHECK_THROWS_AS(d->reschedule_after(std::chrono::hours(1)), std::bad_alloc);
+                }
+                CHECK(d->when() == before);
+                co_await sleep(5s);  // the old deadline (20 ms) still ends this
+            };
+            Outcome<void> out = co_await outcome_of(deadline.run(work(&deadline)));
+            CHECK(out.threw<TimeoutError>());
+        }());
+    }
 }
