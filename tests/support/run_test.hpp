@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <uv.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -109,9 +110,10 @@ TestRun run_test(Task<T> body, RunTestOptions options = {}) {
     return run;
 }
 
-/// Counts live instances, to check that frames and captured objects are destroyed.
+/// Counts live instances, to check that frames and captured objects are destroyed (atomic: a
+/// Counted may be made on one thread and destroyed on another).
 struct Counted {
-    static inline int alive = 0;
+    static inline std::atomic<int> alive{0};
     Counted() noexcept { ++alive; }
     Counted(const Counted&) noexcept { ++alive; }
     Counted(Counted&&) noexcept { ++alive; }

@@ -24,8 +24,11 @@ namespace detail {
 /// The runtime's access to a Loop's internals (not public API).
 struct LoopAccess {
     [[nodiscard]] static LoopCore& core(Loop& loop) noexcept;
-    /// `run()` closed the owned uv_loop_t itself.
-    static void mark_closed(Loop& loop) noexcept;
+    /// Tears the loop down on its own thread, as its destructor would, but keeps the object:
+    /// closes it, destroys the tasks still pending (reported), closes its handles and an owned
+    /// uv_loop_t, and frees the thread for another Loop. What is left refuses `post` and
+    /// `spawn_on` with `InvalidStateError` and may be destroyed on any thread. Loop thread.
+    static void tear_down(Loop& loop) noexcept;
 };
 }  // namespace detail
 
@@ -46,6 +49,14 @@ struct LoopAccess {
 /// the close requests and finishes them on the application's next `uv_run` (the application's
 /// own handles are untouched). Thread safety: `post`, `spawn` (`spawn_on`) and
 /// `TaskHandle::cancel()` are safe from any thread; everything else belongs to the loop's thread.
+///
+/// A Loop belongs to the thread that created it and must be destroyed there: destroying it on
+/// another thread would run its tasks' destructors and close its libuv handles on a thread
+/// that may be running them, and leave its own thread pointing at a freed Loop. It is a named
+/// error: the destructor reports "a uvtask Loop was destroyed on a thread other than its own"
+/// on stderr and calls `std::terminate()` (as destroying a joinable `std::thread` does; a
+/// destructor cannot throw, and leaking the loop would hide the bug). The loops of a
+/// `LoopGroup` are torn down on their own threads by the group, then freed with it.
 class Loop {
 public:
     /// A Loop on a new `uv_loop_t` it owns. `InvalidStateError` if this thread has a Loop.
@@ -57,7 +68,9 @@ public:
     Loop& operator=(const Loop&) = delete;
     ~Loop();
 
-    /// This thread's Loop, or null.
+    /// This thread's Loop, or null. Handing the Loop out this way tells `run()` that another
+    /// thread may `post` to it: from then on `run()` never reports that its main task can
+    /// never finish (see `run`).
     [[nodiscard]] static Loop* current() noexcept;
     /// The underlying libuv loop.
     [[nodiscard]] uv_loop_t* native() const noexcept;
@@ -102,7 +115,7 @@ private:
 
     std::unique_ptr<detail::LoopCore> core_;
     std::unique_ptr<uv_loop_t> owned_;
-    bool owned_closed_ = false;
+    bool owned_closed_ = false;  // the owned uv_loop_t was closed (tear_down)
 };
 
 }  // namespace uvtask

@@ -43,8 +43,8 @@ namespace detail {
 void check_run_options(const RunOptions& options);
 /// Runs the loop until `main` is done, then shuts down: cancels every task left (kind
 /// `shutdown`), waits for them up to the grace period, destroys the rest, closes every handle
-/// and the loop. Throws `InvalidStateError` if the main task can never finish (it waits on
-/// nothing the loop could complete), after shutting down.
+/// and the loop. Throws `InvalidStateError` if the main task can never finish (see `run`),
+/// after shutting down.
 void run_main(Loop& loop, TaskState& main, const RunOptions& options);
 /// After `run_main`: if main ended cancelled and `loop`'s SIGINT watch saw a SIGINT, ends the
 /// process by SIGINT (`exit_on_sigint`) or throws `KeyboardInterrupt`; otherwise returns.
@@ -65,6 +65,23 @@ void end_if_interrupted(Loop& loop, TaskState& main, const RunOptions& options);
 /// already has a Loop (run() cannot nest) or if main can never finish; `InvalidDurationError`
 /// for a negative `shutdown_grace` or `time_slice` (both before `main` starts).
 /// Thread safety: any thread without a Loop.
+///
+/// A main task that can never finish. When the loop runs out of work — no libuv handle or
+/// request active (timers, I/O, thread-pool jobs, child processes), no task ready — while main
+/// is not done, run() asks whether anything outside the loop's tasks could still wake it:
+///  - work another thread has handed in (a `post`, a `spawn_on`, a `cancel()`) not yet taken in;
+///  - the Loop was handed out by `Loop::current()` (another thread may `post` to it later);
+///  - a `TaskHandle` of an unfinished task exists, other than run()'s own handle on main —
+///    wherever it is (another thread may hold it and `cancel()`; run() cannot tell a handle
+///    in a task's frame from one on another thread). A done callback holds no handle.
+/// If so, run() blocks until another thread wakes the loop, then goes on (a deadlock then hangs,
+/// as it would in asyncio, Trio or Tokio). If not, nothing can ever wake main: run() shuts down
+/// (main and the others are cancelled, kind `shutdown`) and throws `InvalidStateError` ("the main
+/// task can never finish"). The check runs each time the loop runs out of work, not when a
+/// handle is dropped: a loop waiting for another thread that then lets go of its handle without
+/// waking the loop waits on. Reported, typically: main waiting on an Event, a Lock or a Queue
+/// that no task will ever complete, beside only detached tasks (handles dropped) blocked the same
+/// way; not reported: a cycle of joins (each join holds a handle).
 template <class T>
 T run(Task<T> main, RunOptions options = {}) {
     detail::check_run_options(options);

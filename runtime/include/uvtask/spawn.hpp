@@ -30,7 +30,7 @@ template <class T>
     auto frame = task.release();
     frame.promise().root_of = state;
     state->bind_frame(frame);
-    state->add_ref();  // the handle's
+    state->add_handle_ref();  // the handle's
     return HandleAccess::adopt(state);
 }
 

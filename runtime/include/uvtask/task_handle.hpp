@@ -27,11 +27,18 @@ struct HandleAccess {
     [[nodiscard]] static SpawnedTask<T>* state(const TaskHandle<T>& handle) noexcept {
         return handle.state_.get();
     }
-    /// A handle on `state`, taking over one reference the caller holds.
+    /// A handle on `state`, taking over one handle reference the caller holds.
     template <class T>
     [[nodiscard]] static TaskHandle<T> adopt(SpawnedTask<T>* state) noexcept {
         TaskHandle<T> handle;
         handle.state_ = StateRef<SpawnedTask<T>>::adopt(state);
+        return handle;
+    }
+    /// A new handle on `state` (one more handle reference).
+    template <class T>
+    [[nodiscard]] static TaskHandle<T> share(SpawnedTask<T>* state) noexcept {
+        TaskHandle<T> handle;
+        handle.state_ = StateRef<SpawnedTask<T>>::share(state);
         return handle;
     }
 };
@@ -101,8 +108,13 @@ public:
     template <class Callback>
         requires std::invocable<Callback&, const TaskHandle&>
     void add_done_callback(Callback callback) const {
-        state().add_done_callback(
-            [handle = *this, callback = std::move(callback)]() mutable { callback(handle); });
+        // The callback lives in the task's state, which outlives it: it holds no handle (a
+        // handle would count as someone who could still cancel the task, see run()), and
+        // gets one when it is called.
+        detail::SpawnedTask<T>* self = &state();
+        self->add_done_callback([self, callback = std::move(callback)]() mutable {
+            callback(detail::HandleAccess::share(self));
+        });
     }
     /// True unless default-constructed.
     [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(state_); }

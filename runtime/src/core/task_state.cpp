@@ -364,14 +364,15 @@ void TaskState::finish() noexcept {
     release();  // the loop's reference
 }
 
-void TaskState::destroy_pending() noexcept {
+void TaskState::destroy_pending(const char* why) noexcept {
+    // The ending first, then `done_` (release): a handle read on another thread that sees the
+    // task done sees how it ended.
+    ending_ = Ending::cancelled;
+    exception_ = std::make_exception_ptr(CancelledError(why, CancelKind::shutdown));
     {
         Guard guard(lock_);
         done_.store(true, std::memory_order_release);
     }
-    ending_ = Ending::cancelled;
-    exception_ = std::make_exception_ptr(
-        CancelledError("task destroyed while pending", CancelKind::shutdown));
     suspended_in_ = nullptr;
     while (waiters_.pop_front() != nullptr) {
         // its task is being destroyed too: nobody to wake

@@ -3,14 +3,16 @@
 
 #include <uv.h>
 
+#include <exception>
+#include <string>
+
+#include "loop/teardown.hpp"
 #include "uvtask/errors.hpp"
 #include "uvtask/spawn.hpp"
 
 namespace uvtask {
 
 namespace detail {
-/// Closes every handle still open on `loop`, runs it until their close callbacks ran, and
-/// closes it. Returns `uv_loop_close`'s result.
 int close_owned_loop(uv_loop_t* loop) noexcept {
     uv_walk(
         loop,
@@ -26,7 +28,30 @@ int close_owned_loop(uv_loop_t* loop) noexcept {
 }
 LoopCore& LoopAccess::core(Loop& loop) noexcept { return *loop.core_; }
 
-void LoopAccess::mark_closed(Loop& loop) noexcept { loop.owned_closed_ = true; }
+void LoopAccess::tear_down(Loop& loop) noexcept {
+    LoopCore& core = *loop.core_;
+    core.close();  // first: a pending task's destructors must not spawn onto a dying loop
+    core.destroy_pending_tasks();
+    core.close_handles();
+    if (loop.owned_ != nullptr && !loop.owned_closed_) {
+        if (int rc = close_owned_loop(loop.owned_.get()); rc != 0) {
+            core.report({std::string("uv_loop_close: ") + uv_strerror(rc), {}, nullptr});
+        }
+        loop.owned_closed_ = true;
+    }
+    core.leave_thread();
+}
+
+namespace {
+[[noreturn]] void destroyed_on_another_thread() noexcept {
+    default_exception_handler(
+        {"a uvtask Loop was destroyed on a thread other than its own (a Loop belongs to the "
+         "thread that created it: destroy it there); calling std::terminate()",
+         {},
+         nullptr});
+    std::terminate();
+}
+}  // namespace
 
 LoopCore& loop_for_spawn_on(Loop& loop, bool task_valid) {
     LoopCore& core = LoopAccess::core(loop);
@@ -73,20 +98,21 @@ Loop::~Loop() {
     if (core_ == nullptr) {
         return;
     }
-    core_->close();  // first: a pending task's destructors must not spawn onto a dying loop
-    core_->destroy_pending_tasks();
-    core_->close_handles();
-    if (owned_ != nullptr && !owned_closed_) {
-        if (int rc = detail::close_owned_loop(owned_.get()); rc != 0) {
-            core_->report({std::string("uv_loop_close: ") + uv_strerror(rc), {}, nullptr});
-        }
+    const bool finished = core_->torn_down() && (owned_ == nullptr || owned_closed_);
+    if (!finished && !core_->on_loop_thread()) {
+        detail::destroyed_on_another_thread();
     }
+    detail::LoopAccess::tear_down(*this);
     core_.reset();
 }
 
 Loop* Loop::current() noexcept {
     detail::LoopCore* core = detail::current_loop();
-    return core != nullptr ? core->owner() : nullptr;
+    if (core == nullptr) {
+        return nullptr;
+    }
+    core->mark_exposed();
+    return core->owner();
 }
 
 uv_loop_t* Loop::native() const noexcept { return core_->native(); }

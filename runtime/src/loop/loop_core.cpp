@@ -80,8 +80,32 @@ LoopCore::~LoopCore() {
 // ---- tasks
 
 void LoopCore::adopt_new_task(TaskState* task) noexcept {
+    load_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see load()
+    take_task(task);
+}
+
+void LoopCore::take_task(TaskState* task) noexcept {
     live_.push_back(task);
     schedule(task);
+}
+
+bool LoopCore::may_be_woken_from_elsewhere(const TaskState* main) noexcept {
+    if (exposed_) {
+        return true;
+    }
+    {
+        std::lock_guard<std::mutex> guard(inbox_->mutex);
+        if (inbox_->head != nullptr) {
+            return true;
+        }
+    }
+    bool handle_held = false;
+    live_.for_each([&](TaskState* task) {
+        if (task->handle_count() > (task == main ? 1U : 0U)) {
+            handle_held = true;
+        }
+    });
+    return handle_held;
 }
 
 std::size_t LoopCore::cancel_all(const std::string& message, CancelKind kind, bool once) {
@@ -109,6 +133,7 @@ void LoopCore::destroy_pending_tasks() noexcept {
     ready_head_ = ready_tail_ = nullptr;
     while (TaskState* task = live_.pop_front()) {
         report({"Task was destroyed but it is pending!", task->name(), nullptr});
+        load_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see load()
         task->destroy_pending();
     }
     ready_head_ = ready_tail_ = nullptr;

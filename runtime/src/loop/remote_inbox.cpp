@@ -66,6 +66,8 @@ bool LoopCore::post_start(TaskState* task) noexcept {
         if (inbox_->closed) {
             return false;
         }
+        // Counted before the loop can take it in (and end it): the count never goes below 0.
+        load_.fetch_add(1, std::memory_order_relaxed);       // relaxed: see load()
         inbox_->push_locked(task, RemoteNode::Kind::start);  // with the loop's reference
         inbox_->senders.fetch_add(1, std::memory_order_relaxed);  // see enqueue_remote_cancel
     }
@@ -108,11 +110,19 @@ void LoopCore::take_in(RemoteNode* node, RemoteNode::Kind kind) noexcept {
             task->release();  // the inbox's reference
             return;
         }
-        case RemoteNode::Kind::start:
-            // Even while closing: the task then joins the live tasks that teardown destroys
-            // (and reports), like a task spawned here.
-            adopt_new_task(static_cast<TaskState*>(node));
+        case RemoteNode::Kind::start: {
+            auto* task = static_cast<TaskState*>(node);
+            if (closed_) {
+                // Queued before the loop closed, taken in by its teardown: it never starts, and
+                // ends cancelled like a task cancelled before its body first ran (not reported:
+                // it had nothing to clean up).
+                load_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see load()
+                task->destroy_pending("the loop closed before the task started");
+                return;
+            }
+            take_task(task);
             return;
+        }
         case RemoteNode::Kind::call: {
             std::unique_ptr<PostedCall> posted(static_cast<PostedCall*>(node));
             try {

@@ -6,11 +6,10 @@
 
 #include <uv.h>
 
+#include "loop/teardown.hpp"
 #include "uvtask/errors.hpp"
 
 namespace uvtask::detail {
-
-int close_owned_loop(uv_loop_t* loop) noexcept;
 
 namespace {
 
@@ -72,45 +71,65 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
     }
     main.add_done_callback([uv] { on_main_done_stop(uv); });
 
+    // Until main ends. When the loop runs out of work (nothing libuv watches, nothing ready),
+    // main can still finish if another thread may wake the loop (docs in run.hpp): block in the
+    // loop's wake-up handle until it does. Otherwise nothing can ever wake main: a deadlock.
     bool deadlock = false;
     while (!main.done()) {
         const int alive = uv_run(uv, UV_RUN_DEFAULT);
-        if (!main.done() && alive == 0 && !core.has_ready_tasks()) {
+        if (main.done() || alive != 0 || core.has_ready_tasks()) {
+            continue;
+        }
+        if (!core.may_be_woken_from_elsewhere(&main)) {
             deadlock = true;
             break;
         }
+        core.hold_alive();
+        uv_run(uv, UV_RUN_ONCE);
+        core.release_alive();
     }
 
-    // Shutdown: cancel what is left (again for tasks spawned meanwhile), wait up to the grace.
+    cancel_and_await_leftovers(core, options.shutdown_grace);
+    LoopAccess::tear_down(loop);
+    if (deadlock) {
+        throw InvalidStateError(
+            "run(): the main task can never finish: it waits on nothing the loop can complete");
+    }
+}
+
+void cancel_and_await_leftovers(LoopCore& core, std::chrono::milliseconds grace_period) noexcept {
+    uv_loop_t* uv = core.native();
+    // Cancel what is left (again for tasks spawned meanwhile), wait up to the grace.
     const std::uint64_t grace_end =
-        monotonic_ns() + static_cast<std::uint64_t>(
-                       std::chrono::duration_cast<std::chrono::nanoseconds>(options.shutdown_grace)
-                           .count());
-    uv_timer_t grace{};
-    uv_timer_init(uv, &grace);
-    for (std::uint64_t now = monotonic_ns(); core.live_tasks() > 0 && now < grace_end; now = monotonic_ns()) {
-        core.cancel_all("loop shutdown", CancelKind::shutdown, /*once=*/true);
+        monotonic_ns() +
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(grace_period).count());
+    // On the heap: the handle is freed by its close callback, on a later uv_run.
+    std::unique_ptr<uv_timer_t> grace;
+    try {
+        grace = std::make_unique<uv_timer_t>();
+    } catch (...) {
+        return;  // out of memory: no grace; teardown destroys what is left (each reported)
+    }
+    uv_timer_init(uv, grace.get());
+    for (std::uint64_t now = monotonic_ns(); core.live_tasks() > 0 && now < grace_end;
+         now = monotonic_ns()) {
+        try {
+            core.cancel_all("loop shutdown", CancelKind::shutdown, /*once=*/true);
+        } catch (...) {
+            // out of memory listing the tasks: the grace runs out and teardown destroys them
+        }
         // Wake up at the end of the grace. Re-armed each turn from the real clock: uv_now() lags
         // and counts whole milliseconds, so a timer armed once can fire before `grace_end` and
         // leave the next uv_run waiting on the leftover tasks' own timers (a 10 s sleep).
         uv_update_time(uv);
         uv_timer_start(
-            &grace, [](uv_timer_t*) noexcept {}, (grace_end - now + 999'999) / 1'000'000, 0);
+            grace.get(), [](uv_timer_t*) noexcept {}, (grace_end - now + 999'999) / 1'000'000, 0);
         uv_run(uv, UV_RUN_ONCE);
     }
-    uv_timer_stop(&grace);
-
-    core.close();
-    core.destroy_pending_tasks();
-    core.close_handles();
-    if (int rc = close_owned_loop(uv); rc != 0) {
-        core.report({std::string("uv_loop_close: ") + uv_strerror(rc), {}, nullptr});
-    }
-    LoopAccess::mark_closed(loop);
-    if (deadlock) {
-        throw InvalidStateError(
-            "run(): the main task can never finish: it waits on nothing the loop can complete");
-    }
+    uv_close(reinterpret_cast<uv_handle_t*>(grace.release()), [](uv_handle_t* handle) noexcept {
+        std::unique_ptr<uv_timer_t> owner(reinterpret_cast<uv_timer_t*>(handle));
+    });
 }
 
 }  // namespace uvtask::detail

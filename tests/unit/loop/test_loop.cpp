@@ -4,9 +4,15 @@
 #include <doctest/doctest.h>
 #include <uv.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "run_test.hpp"
@@ -81,6 +87,8 @@ void on_app_timer(uv_timer_t* timer) {
         app->late = spawn(late_task(log), "late");
     }
 }
+
+Task<void> sleeps_forever() { co_await sleep(std::chrono::hours(1)); }
 
 Task<void> record(int id, std::vector<int>* order) {
     order->push_back(id);
@@ -328,6 +336,34 @@ TEST_SUITE("loop") {
         CHECK(order == expected);
         uv_run(&loop, UV_RUN_DEFAULT);
         CHECK(uv_loop_close(&loop) == 0);
+    }
+
+    TEST_CASE("destroying a Loop on another thread reports it and terminates the process") {
+        int err[2];
+        REQUIRE(pipe(err) == 0);
+        const pid_t child = fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            std::signal(SIGABRT, SIG_DFL);  // not doctest's crash handler: die of it
+            dup2(err[1], STDERR_FILENO);
+            auto loop = std::make_unique<Loop>();
+            (void)spawn(sleeps_forever());
+            std::thread([&loop] { loop.reset(); }).join();
+            _exit(0);  // not reached when the destructor terminates
+        }
+        close(err[1]);
+        std::string output;
+        char buffer[512];
+        for (ssize_t n; (n = read(err[0], buffer, sizeof buffer)) > 0;) {
+            output.append(buffer, static_cast<std::size_t>(n));
+        }
+        close(err[0]);
+        int status = 0;
+        REQUIRE(waitpid(child, &status, 0) == child);
+        CHECK(WIFSIGNALED(status));
+        CHECK(WTERMSIG(status) == SIGABRT);
+        CHECK_MESSAGE(output.find("destroyed on a thread other than its own") != std::string::npos,
+                      output);
     }
 
     TEST_CASE("Loop() owns its uv_loop_t and Loop::current() is the thread's loop") {

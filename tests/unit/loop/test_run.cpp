@@ -8,9 +8,12 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdint>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "misuse_support.hpp"
@@ -85,18 +88,79 @@ Task<void> stubborn(int* refusals, bool* slept_through) {
     }
 }
 
-Task<void> awaits(TaskHandle<void>* target) {
+Task<void> waits_for(Event* event) {
     Counted local;
-    co_await *target;
+    co_await event->wait();
 }
 
-// Two tasks awaiting each other, and main awaiting one of them: nothing can ever finish.
+// Main waits on an Event nobody sets, beside a detached task waiting on another one (with a
+// done callback, which holds no handle): nothing can ever finish, and no other thread can
+// reach the loop (no TaskHandle of a blocked task exists but run()'s own, the Loop was not
+// handed out).
 Task<void> deadlocked_main() {
-    TaskHandle<void> a;
-    TaskHandle<void> b;
-    a = spawn(awaits(&b), "a");
-    b = spawn(awaits(&a), "b");
-    co_await a;
+    Counted local;
+    Event never;
+    Event never_either;
+    spawn(waits_for(&never_either), "detached").add_done_callback([](const TaskHandle<void>&) {});
+    co_await never.wait();
+}
+
+// Runs `f` in a child process that must exit 0 within `seconds` (alarm), so that a run() that
+// hangs instead of reporting fails the test instead of blocking the suite.
+template <class F>
+bool exits_cleanly_within(unsigned seconds, F f) {
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        alarm(seconds);
+        _exit(f() ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// Busy-waits `ns` (a seeded delay: where another thread's action lands in the loop's life).
+void spin_for(std::uint64_t ns) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+    while (std::chrono::steady_clock::now() < end) {
+    }
+}
+
+// Main awaits a task blocked on an Event that only another thread's cancel() can end; the
+// thread cancels it after `delay_ns`.
+Task<std::string> cancelled_from_a_thread(std::uint64_t delay_ns) {
+    Event never;
+    TaskHandle<void> blocked = spawn(waits_for(&never), "blocked");
+    bool accepted = false;  // written by the thread, read after join()
+    std::thread canceller([blocked, delay_ns, &accepted] {
+        spin_for(delay_ns);
+        accepted = blocked.cancel("from a thread");
+    });
+    std::string outcome = "not cancelled";
+    try {
+        co_await blocked;
+    } catch (const CancelledError& e) {
+        outcome = e.message();
+    }
+    canceller.join();
+    if (!accepted) {
+        outcome = "cancel() returned false";
+    }
+    co_return outcome;
+}
+
+// Main waits on an Event that a call posted from another thread sets, after `delay_ns`.
+Task<int> set_by_a_post(std::uint64_t delay_ns) {
+    Event ready;
+    Loop* loop = Loop::current();
+    std::thread poster([loop, &ready, delay_ns] {
+        spin_for(delay_ns);
+        loop->post([&ready] { ready.set(); });
+    });
+    co_await ready.wait();
+    poster.join();
+    co_return 7;
 }
 
 }  // namespace
@@ -342,19 +406,62 @@ TEST_SUITE("run") {
         CHECK(WTERMSIG(status) == SIGINT);
     }
 
-    TEST_CASE("a main task that can never finish makes run() throw InvalidStateError, cleanly") {
-        Reports reports;
-        CHECK(Counted::alive == 0);
-        try {
-            run(deadlocked_main(), reports.options());
-            FAIL("run() returned");
-        } catch (const InvalidStateError& e) {
-            CHECK(std::string(e.what()).find("never finish") != std::string::npos);
+    TEST_CASE("run() waits for another thread's cancel of the task main awaits (not a deadlock)") {
+        std::mt19937_64 rng(20240601);
+        for (int i = 0; i < 40; ++i) {
+            // 0-300 µs: the cancel lands before and after the loop has run out of work.
+            const std::uint64_t delay = rng() % 300'000;
+            Reports reports;
+            std::string outcome;
+            REQUIRE_NOTHROW(outcome = run(cancelled_from_a_thread(delay), reports.options()));
+            CHECK(outcome == "from a thread");
+            CHECK(reports.seen.empty());
         }
-        CHECK(Counted::alive == 0);
-        CHECK(reports.seen.empty());  // the tasks ended when cancelled: nothing destroyed pending
-        CHECK(Loop::current() == nullptr);
-        CHECK(run(returns_after_sleep(1)) == 1);  // and the thread can run() again
+    }
+
+    TEST_CASE("run() waits for a call another thread posts when main waits on an Event") {
+        std::mt19937_64 rng(20240602);
+        for (int i = 0; i < 40; ++i) {
+            const std::uint64_t delay = rng() % 300'000;
+            int v = 0;
+            REQUIRE_NOTHROW(v = run(set_by_a_post(delay)));
+            CHECK(v == 7);
+        }
+    }
+
+    TEST_CASE("a main task that can never finish makes run() throw InvalidStateError, cleanly") {
+        // In a child process, so that a run() that waits forever instead fails the test.
+        CHECK(exits_cleanly_within(20, [] {
+            Reports reports;
+            bool named = false;
+            try {
+                run(deadlocked_main(), reports.options());
+            } catch (const InvalidStateError& e) {
+                named = std::string(e.what()).find("never finish") != std::string::npos;
+            }
+            // The tasks ended when cancelled: nothing destroyed pending, nothing left.
+            return named && Counted::alive == 0 && reports.seen.empty() &&
+                   Loop::current() == nullptr && run(returns_after_sleep(1)) == 1;
+        }));
+    }
+
+    TEST_CASE("a deadlock is reported once the other thread that could wake main has let go") {
+        // The thread held the blocked task's handle and dropped it without cancelling: when
+        // the loop runs out of work after that, nothing can wake main any more.
+        CHECK(exits_cleanly_within(20, [] {
+            bool named = false;
+            try {
+                run([]() -> Task<void> {
+                    Event never;
+                    TaskHandle<void> blocked = spawn(waits_for(&never), "blocked");
+                    std::thread([held = std::move(blocked)] { (void)held; }).join();
+                    co_await never.wait();
+                }());
+            } catch (const InvalidStateError& e) {
+                named = std::string(e.what()).find("never finish") != std::string::npos;
+            }
+            return named && Counted::alive == 0;
+        }));
     }
 
     TEST_CASE("run() can be called many times in a row on the same thread") {

@@ -101,6 +101,16 @@ public:
     [[nodiscard]] uv_loop_t* native() const noexcept { return loop_; }
     [[nodiscard]] bool on_loop_thread() const noexcept { return tls_current_host == this; }
     [[nodiscard]] bool closed() const noexcept { return closed_; }
+    /// Closed and its libuv handles closed: nothing of it runs any more (the object may still
+    /// be asked to `post`, which refuses).
+    [[nodiscard]] bool torn_down() const noexcept { return closed_ && handles_ == nullptr; }
+    /// This thread stops being the loop's thread (after `close_handles`, so that the thread can
+    /// have another Loop). Loop thread.
+    void leave_thread() noexcept {
+        if (tls_current_host == this) {
+            tls_current_host = nullptr;
+        }
+    }
     /// The public `Loop` wrapping this core.
     [[nodiscard]] Loop* owner() const noexcept { return owner_; }
     void set_owner(Loop* owner) noexcept { owner_ = owner; }
@@ -128,6 +138,12 @@ public:
     /// loop's thread is done with it).
     void note_sigint() noexcept { sigint_seen_ = true; }
     [[nodiscard]] bool sigint_seen() const noexcept { return sigint_seen_; }
+    /// Tasks handed to the loop (spawned here or from another thread, taken in or not) and not
+    /// yet ended: what `LoopGroup` balances on. Any thread; a snapshot.
+    [[nodiscard]] std::size_t load() const noexcept {
+        // Relaxed: a placement hint, ordered with nothing.
+        return load_.load(std::memory_order_relaxed);
+    }
     /// A number for a new task's default name. Any thread.
     [[nodiscard]] std::uint64_t next_task_number() noexcept {
         // Relaxed: only uniqueness matters, not order with anything else.
@@ -143,13 +159,25 @@ public:
     [[nodiscard]] bool post(std::unique_ptr<PostedCall> call) noexcept;
     /// Hands a task created on another thread to the loop, which adopts it (its body starts
     /// then). Any thread. False once the loop is closed (the task is then the caller's to end).
+    /// A task queued before the loop closed but taken in by its teardown never starts: it ends
+    /// cancelled (kind `shutdown`), like a task cancelled before it first ran.
     [[nodiscard]] bool post_start(TaskState* task) noexcept;
 
     /// While held (counted), the loop stays alive for `uv_run` even with nothing else to do:
     /// something outside the loop — another thread, another library — will wake it (a
-    /// `uvtask::Operation` under way holds it). Loop thread only.
+    /// `uvtask::Operation` under way, a cross-loop join, `run()` waiting for another thread to
+    /// wake it). The loop's one way to wait for a wake-up from elsewhere. Loop thread only.
     void hold_alive() noexcept;
     void release_alive() noexcept;
+
+    // ---- can anything still wake the loop? (run()'s deadlock rule, docs in run.hpp)
+    /// `Loop::current()` handed the Loop out: another thread may `post` or `spawn_on` to it.
+    void mark_exposed() noexcept { exposed_ = true; }
+    /// True if something outside the loop's own tasks could still give the loop work once it
+    /// has none: the Loop was handed out (`mark_exposed`), work from another thread is queued,
+    /// a task of this loop joins a task of another loop or the reverse, or a `TaskHandle` of a
+    /// live task exists — other than `main`'s one (run()'s own). Loop thread.
+    [[nodiscard]] bool may_be_woken_from_elsewhere(const TaskState* main) noexcept;
 
     // ---- services (see LoopService)
     /// The loop's service `S`, created on first use. Loop thread only. Throws what creating it
@@ -191,7 +219,10 @@ public:
     // ---- TaskHost
     [[nodiscard]] void* enqueue_remote_cancel(TaskState& task) noexcept override;
     void send_remote_wake(void* token) noexcept override;
-    void task_ended(TaskState& task) noexcept override { live_.remove(&task); }
+    void task_ended(TaskState& task) noexcept override {
+        live_.remove(&task);
+        load_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see load()
+    }
     void report(const ExceptionContext& context) noexcept override;
 
     /// Runs ready tasks until the queue is empty or the batch's time budget (~50 µs) is spent.
@@ -207,6 +238,7 @@ public:
     void close_handles() noexcept;
 
 private:
+    void take_task(TaskState* task) noexcept;
     void arm_wake() noexcept;
     void drain_inbox() noexcept;
     void take_in(RemoteNode* node, RemoteNode::Kind kind) noexcept;
@@ -221,6 +253,7 @@ private:
     bool draining_ = false;
     bool closed_ = false;
     bool sigint_seen_ = false;
+    bool exposed_ = false;  // see mark_exposed()
     uv_loop_t* loop_;
     std::uint64_t time_slice_ns_ = 1'000'000;
     std::uint32_t batch_stride_ = 1;
@@ -231,6 +264,7 @@ private:
     std::uint64_t slice_last_ns_ = 0;
     std::atomic<std::uint64_t> task_counter_{0};
     std::uint32_t alive_holds_ = 0;
+    std::atomic<std::size_t> load_{0};  // see load()
     IntrusiveList<TaskState, LiveTag> live_;
     Loop* owner_ = nullptr;
     LoopHandles* handles_;  // freed by the last close callback (it may outlive this object)

@@ -104,11 +104,18 @@ public:
     TaskState(const TaskState&) = delete;
     TaskState& operator=(const TaskState&) = delete;
 
+    /// A reference the runtime holds (the loop's, a join's, the remote inbox's…).
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
-    void release() noexcept {
-        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-            last_reference_gone();
-        }
+    void release() noexcept { release_weight(1); }
+    /// A reference a `TaskHandle` holds: counted apart too, so that the loop can tell whether
+    /// anyone but the runtime could still `cancel()` the task (`handle_count()`).
+    void add_handle_ref() noexcept { refs_.fetch_add(handle_weight, std::memory_order_relaxed); }
+    void release_handle() noexcept { release_weight(handle_weight); }
+    /// How many `TaskHandle`s refer to the task now (any thread; a snapshot).
+    [[nodiscard]] std::uint32_t handle_count() const noexcept {
+        // Relaxed: a snapshot for the loop's "can anyone still wake me" check; a handle made
+        // from another handle never raises the count from 0.
+        return static_cast<std::uint32_t>(refs_.load(std::memory_order_relaxed) >> 32);
     }
 
     [[nodiscard]] std::string name() const;
@@ -228,8 +235,9 @@ public:
     }
     /// The body finished (value, exception or cancellation): collect, free the frame, wake.
     void on_body_final(std::coroutine_handle<> frame, PromiseBase& promise) noexcept;
-    /// Loop teardown: the task will never run again.
-    void destroy_pending() noexcept;
+    /// Loop teardown: the task will never run again. It ends cancelled (kind `shutdown`) with
+    /// `why` as the message.
+    void destroy_pending(const char* why = "task destroyed while pending") noexcept;
 
     TaskState* next_ready = nullptr;  // ready-queue link
     bool shutdown_requested = false;  // cancel_all(once) already asked this task
@@ -258,7 +266,16 @@ private:
     void wake_waiters() noexcept;
     void run_done_callbacks() noexcept;
 
-    std::atomic<std::uint32_t> refs_{1};
+    // The low 32 bits count every reference, the high 32 bits the TaskHandles among them.
+    static constexpr std::uint64_t handle_weight = (std::uint64_t{1} << 32) + 1;
+    void release_weight(std::uint64_t weight) noexcept {
+        // Acq_rel: the last release sees every other holder's writes before destroying.
+        if (refs_.fetch_sub(weight, std::memory_order_acq_rel) == weight) {
+            last_reference_gone();
+        }
+    }
+
+    std::atomic<std::uint64_t> refs_{1};
     std::atomic<bool> cancel_requested_{false};
     std::atomic<bool> done_{false};
     std::atomic<int> cancelling_{0};
@@ -294,20 +311,26 @@ private:
     std::unique_ptr<Extras> extras_;
 };
 
-/// Intrusive reference to a task state (what a `TaskHandle` holds).
+/// Intrusive reference to a task state (what a `TaskHandle` holds): a handle reference
+/// (`TaskState::add_handle_ref`).
 template <class State>
 class StateRef {
 public:
     StateRef() noexcept = default;
-    /// Adopts one reference the caller already holds.
+    /// Adopts one handle reference the caller already holds.
     static StateRef adopt(State* state) noexcept {
         StateRef ref;
         ref.state_ = state;
         return ref;
     }
+    /// Takes a new handle reference on `state`.
+    static StateRef share(State* state) noexcept {
+        state->add_handle_ref();
+        return adopt(state);
+    }
     StateRef(const StateRef& other) noexcept : state_(other.state_) {
         if (state_ != nullptr) {
-            state_->add_ref();
+            state_->add_handle_ref();
         }
     }
     StateRef(StateRef&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
@@ -317,7 +340,7 @@ public:
     }
     ~StateRef() {
         if (state_ != nullptr) {
-            state_->release();
+            state_->release_handle();
         }
     }
     [[nodiscard]] State* get() const noexcept { return state_; }
