@@ -33,6 +33,7 @@ PUBLIC = {
     "detail/task_state.hpp": "core",
     # loop: the ready queue, the remote inbox, spawning, joining, run()
     "loop.hpp": "loop",
+    "loop_group.hpp": "loop",
     "non_cancellable.hpp": "loop",
     "operation.hpp": "loop",
     "run.hpp": "loop",

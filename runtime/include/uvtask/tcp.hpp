@@ -59,6 +59,14 @@ struct TcpListenOptions {
     int backlog = 128;
     /// For an IPv6 address: accept IPv6 only (no IPv4-mapped connections).
     bool ipv6_only = false;
+    /// `SO_REUSEPORT`: several listeners — one per loop of a `LoopGroup`, typically — bind the
+    /// same address and port, and the kernel spreads incoming connections among them (Linux:
+    /// by a hash of the connection's addresses, among the sockets of the same user). Every one
+    /// of them must set it. This is how the loops of a group share a port: each loop accepts
+    /// and serves its own connections, with no hand-off between threads. A connection still
+    /// waiting in the backlog of a listener that closes is reset. (libuv 1.44 has no
+    /// `UV_TCP_REUSEPORT`: the option is set on the socket before `bind`.)
+    bool reuse_port = false;
 };
 
 /// A listening TCP socket. Connections queue in the kernel from `bind` on; `accept()` takes them

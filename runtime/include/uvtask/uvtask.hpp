@@ -16,6 +16,7 @@
 #include "uvtask/listener.hpp"
 #include "uvtask/lock.hpp"
 #include "uvtask/loop.hpp"
+#include "uvtask/loop_group.hpp"
 #include "uvtask/non_cancellable.hpp"
 #include "uvtask/operation.hpp"
 #include "uvtask/pipe.hpp"

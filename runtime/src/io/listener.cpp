@@ -20,9 +20,10 @@ void ListenerCore::release() noexcept {
     }
 }
 
-int ListenerCore::init(uv_loop_t* loop) noexcept {
-    const int rc = kind_ == StreamKind::tcp ? uv_tcp_init(loop, &handle_.tcp)
-                                            : uv_pipe_init(loop, &handle_.pipe, 0);
+int ListenerCore::init(uv_loop_t* loop, int domain) noexcept {
+    const int rc = kind_ == StreamKind::tcp
+                       ? uv_tcp_init_ex(loop, &handle_.tcp, static_cast<unsigned>(domain))
+                       : uv_pipe_init(loop, &handle_.pipe, 0);
     if (rc == 0) {
         handle_.handle.data = this;
         initialised_ = true;

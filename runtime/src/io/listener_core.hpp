@@ -21,7 +21,9 @@ public:
 
     void retain() noexcept { ++refs_; }
     void release() noexcept;
-    [[nodiscard]] int init(uv_loop_t* loop) noexcept;
+    /// Initialises the handle. For TCP, `domain` (`AF_INET`, `AF_INET6`) creates the socket at
+    /// once (`uv_tcp_init_ex`), so options can be set before `bind`; `AF_UNSPEC` defers it.
+    [[nodiscard]] int init(uv_loop_t* loop, int domain = AF_UNSPEC) noexcept;
     [[nodiscard]] int listen(int backlog) noexcept;
     /// Closes the handle (idempotent); waiting accepts get ECANCELED.
     void close() noexcept;

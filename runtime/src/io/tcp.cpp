@@ -1,6 +1,9 @@
 // TcpStream and TcpListener: the TCP specifics over the shared stream and listener cores.
 #include "uvtask/tcp.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <memory>
 #include <optional>
 
@@ -34,6 +37,18 @@ SocketAddress socket_name(uv_tcp_t* tcp, const char* operation, GetName get_name
         detail::throw_io_error(rc, operation);
     }
     return SocketAddress::from_native(reinterpret_cast<const sockaddr*>(&storage));
+}
+
+// SO_REUSEPORT on the listener's socket, before bind (libuv 1.44 has no UV_TCP_REUSEPORT).
+void set_reuse_port(uv_tcp_t* tcp, const SocketAddress& address) {
+    uv_os_fd_t fd = -1;
+    if (const int rc = uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd); rc < 0) {
+        detail::throw_io_error(rc, "bind", address.to_string());
+    }
+    const int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+        detail::throw_io_error(uv_translate_sys_error(errno), "bind", address.to_string());
+    }
 }
 
 }  // namespace
@@ -87,8 +102,12 @@ TcpListener TcpListener::bind(const SocketAddress& address, TcpListenOptions opt
     uv_loop_t* loop = loop_for("TcpListener::bind");
     TcpListener listener(detail::ListenerCore::create(detail::StreamKind::tcp));
     detail::ListenerCore& core = *listener.core_;
-    if (const int rc = core.init(loop); rc < 0) {
+    const int domain = options.reuse_port ? (address.is_v6() ? AF_INET6 : AF_INET) : AF_UNSPEC;
+    if (const int rc = core.init(loop, domain); rc < 0) {
         detail::throw_io_error(rc, "bind", address.to_string());
+    }
+    if (options.reuse_port) {
+        set_reuse_port(core.tcp(), address);
     }
     const unsigned flags = options.ipv6_only && address.is_v6() ? UV_TCP_IPV6ONLY : 0;
     if (const int rc = uv_tcp_bind(core.tcp(), address.native(), flags); rc < 0) {

@@ -6,7 +6,7 @@
 #include <exception>
 #include <string>
 
-#include "loop/teardown.hpp"
+#include "loop/run_support.hpp"
 #include "uvtask/errors.hpp"
 #include "uvtask/spawn.hpp"
 

@@ -159,10 +159,10 @@ void LoopCore::install_service(std::size_t index, std::unique_ptr<LoopService> s
 // ---- teardown
 
 void LoopCore::close() noexcept {
-    if (closed_) {
+    if (closed()) {
         return;
     }
-    closed_ = true;
+    closed_.store(true, std::memory_order_relaxed);  // relaxed: see closed()
     {
         std::lock_guard<std::mutex> guard(inbox_->mutex);
         inbox_->closed = true;

@@ -75,6 +75,17 @@ bool LoopCore::post_start(TaskState* task) noexcept {
     return true;
 }
 
+void LoopCore::poke() noexcept {
+    {
+        std::lock_guard<std::mutex> guard(inbox_->mutex);
+        if (inbox_->closed) {
+            return;
+        }
+        inbox_->senders.fetch_add(1, std::memory_order_relaxed);  // see enqueue_remote_cancel
+    }
+    inbox_->wake();
+}
+
 void LoopCore::drain_inbox() noexcept {
     RemoteNode* node = nullptr;
     {
@@ -103,7 +114,7 @@ void LoopCore::take_in(RemoteNode* node, RemoteNode::Kind kind) noexcept {
     switch (kind) {
         case RemoteNode::Kind::cancel: {
             auto* task = static_cast<TaskState*>(node);
-            if (!task->done() && !closed_) {
+            if (!task->done() && !closed()) {
                 task->run_cancel_callbacks();  // on this thread, unlike stop_token callbacks
                 task->deliver_cancel_if_suspended();
             }
@@ -112,7 +123,7 @@ void LoopCore::take_in(RemoteNode* node, RemoteNode::Kind kind) noexcept {
         }
         case RemoteNode::Kind::start: {
             auto* task = static_cast<TaskState*>(node);
-            if (closed_) {
+            if (closed()) {
                 // Queued before the loop closed, taken in by its teardown: it never starts, and
                 // ends cancelled like a task cancelled before its body first ran (not reported:
                 // it had nothing to clean up).

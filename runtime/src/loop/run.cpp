@@ -6,37 +6,38 @@
 
 #include <uv.h>
 
-#include "loop/teardown.hpp"
+#include "loop/run_support.hpp"
 #include "uvtask/errors.hpp"
 
 namespace uvtask::detail {
 
-namespace {
+void SigintWatch::start(LoopCore& loop_core, TaskState& main_task) noexcept {
+    main = &main_task;
+    core = &loop_core;
+    handle.data = this;
+    uv_signal_init(loop_core.native(), &handle);
+    uv_signal_start(&handle, &SigintWatch::on_signal, SIGINT);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&handle));
+}
 
-/// SIGINT → cancel main ("SIGINT", kind signal); a second SIGINT → default disposition, re-raise.
-struct SigintWatch {
-    uv_signal_t handle{};
-    TaskState* main = nullptr;
-    LoopCore* core = nullptr;
-    bool seen = false;
-
-    static void on_signal(uv_signal_t* handle, int signum) noexcept {
-        auto* self = static_cast<SigintWatch*>(handle->data);
-        if (self->seen) {
-            uv_signal_stop(handle);
-            std::signal(signum, SIG_DFL);
-            std::raise(signum);
-            return;
-        }
-        self->seen = true;
-        self->core->note_sigint();
-        try {
-            self->main->request_cancel("SIGINT", CancelKind::signal);
-        } catch (...) {
-            // out of memory recording the message: nothing better to do than carry on
-        }
+void SigintWatch::on_signal(uv_signal_t* handle, int signum) noexcept {
+    auto* self = static_cast<SigintWatch*>(handle->data);
+    if (self->seen) {
+        uv_signal_stop(handle);
+        std::signal(signum, SIG_DFL);
+        std::raise(signum);
+        return;
     }
-};
+    self->seen = true;
+    self->core->note_sigint();
+    try {
+        self->main->request_cancel("SIGINT", CancelKind::signal);
+    } catch (...) {
+        // out of memory recording the message: nothing better to do than carry on
+    }
+}
+
+namespace {
 
 void on_main_done_stop(uv_loop_t* loop) noexcept { uv_stop(loop); }
 
@@ -61,13 +62,8 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
 
     // The watch lives until the loop is closed below (its handle is closed by close_owned_loop).
     auto sigint = std::make_unique<SigintWatch>();
-    sigint->main = &main;
-    sigint->core = &core;
-    sigint->handle.data = sigint.get();
     if (options.handle_sigint) {
-        uv_signal_init(uv, &sigint->handle);
-        uv_signal_start(&sigint->handle, &SigintWatch::on_signal, SIGINT);
-        uv_unref(reinterpret_cast<uv_handle_t*>(&sigint->handle));
+        sigint->start(core, main);
     }
     main.add_done_callback([uv] { on_main_done_stop(uv); });
 
@@ -97,7 +93,8 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
     }
 }
 
-void cancel_and_await_leftovers(LoopCore& core, std::chrono::milliseconds grace_period) noexcept {
+void cancel_and_await_leftovers(LoopCore& core, std::chrono::milliseconds grace_period,
+                                GraceGroup* group) noexcept {
     uv_loop_t* uv = core.native();
     // Cancel what is left (again for tasks spawned meanwhile), wait up to the grace.
     const std::uint64_t grace_end =
@@ -112,8 +109,12 @@ void cancel_and_await_leftovers(LoopCore& core, std::chrono::milliseconds grace_
         return;  // out of memory: no grace; teardown destroys what is left (each reported)
     }
     uv_timer_init(uv, grace.get());
-    for (std::uint64_t now = monotonic_ns(); core.live_tasks() > 0 && now < grace_end;
-         now = monotonic_ns()) {
+    for (std::uint64_t now = monotonic_ns(); now < grace_end; now = monotonic_ns()) {
+        const bool idle = core.live_tasks() == 0;
+        const bool others_busy = group != nullptr && group->others_busy(idle);
+        if (idle && !others_busy) {
+            break;
+        }
         try {
             core.cancel_all("loop shutdown", CancelKind::shutdown, /*once=*/true);
         } catch (...) {

@@ -290,6 +290,32 @@ TEST_SUITE("tcp") {
         }());
     }
 
+    TEST_CASE("listeners with reuse_port share a port, each accepting connections") {
+        run_test([]() -> Task<void> {
+            TcpListenOptions shared;
+            shared.reuse_port = true;
+            TcpListener first = TcpListener::bind("127.0.0.1", 0, shared);
+            const SocketAddress address = first.local_address();
+            TcpListener second = TcpListener::bind(address, shared);  // no EADDRINUSE
+            CHECK(second.local_address().port() == address.port());
+            int status = 0;
+            try {
+                TcpListener unshared = TcpListener::bind(address);  // it must opt in too
+            } catch (const IoError& error) {
+                status = error.uv_status();
+            }
+            CHECK(status == UV_EADDRINUSE);
+            // Only `second` listens now: every connection goes to it.
+            first.close();
+            TcpStream client = co_await TcpStream::connect(address);
+            TcpStream served = co_await second.accept();
+            co_await client.write_all("ping");
+            std::string got(4, '\0');
+            co_await served.read_exact(std::span<char>(got));
+            CHECK(got == "ping");
+        }());
+    }
+
     TEST_CASE("tasks left waiting in read, accept and write end cancelled, leaking nothing") {
         run_test([]() -> Task<void> {
             // Each task owns its objects and is left waiting; run_test cancels and awaits them,

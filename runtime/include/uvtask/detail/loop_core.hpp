@@ -100,10 +100,15 @@ public:
 
     [[nodiscard]] uv_loop_t* native() const noexcept { return loop_; }
     [[nodiscard]] bool on_loop_thread() const noexcept { return tls_current_host == this; }
-    [[nodiscard]] bool closed() const noexcept { return closed_; }
+    /// Closed to new work. Any thread: another thread's read is only a fast early refusal (the
+    /// inbox's own flag, under its mutex, decides what is taken in).
+    [[nodiscard]] bool closed() const noexcept {
+        // Relaxed: see above; on the loop's thread the loop's own write is seen in order.
+        return closed_.load(std::memory_order_relaxed);
+    }
     /// Closed and its libuv handles closed: nothing of it runs any more (the object may still
     /// be asked to `post`, which refuses).
-    [[nodiscard]] bool torn_down() const noexcept { return closed_ && handles_ == nullptr; }
+    [[nodiscard]] bool torn_down() const noexcept { return closed() && handles_ == nullptr; }
     /// This thread stops being the loop's thread (after `close_handles`, so that the thread can
     /// have another Loop). Loop thread.
     void leave_thread() noexcept {
@@ -169,6 +174,9 @@ public:
     /// wake it). The loop's one way to wait for a wake-up from elsewhere. Loop thread only.
     void hold_alive() noexcept;
     void release_alive() noexcept;
+    /// Wakes the loop (its `uv_run` returns from the poll) without handing it anything; a
+    /// no-op once the loop is closed. Any thread; never allocates.
+    void poke() noexcept;
 
     // ---- can anything still wake the loop? (run()'s deadlock rule, docs in run.hpp)
     /// `Loop::current()` handed the Loop out: another thread may `post` or `spawn_on` to it.
@@ -251,7 +259,7 @@ private:
     TaskState* ready_tail_ = nullptr;
     bool wake_armed_ = false;
     bool draining_ = false;
-    bool closed_ = false;
+    std::atomic<bool> closed_{false};  // written on the loop's thread; see closed()
     bool sigint_seen_ = false;
     bool exposed_ = false;  // see mark_exposed()
     uv_loop_t* loop_;
