@@ -42,7 +42,7 @@ TaskState::~TaskState() = default;
 // ---- cancellation
 
 bool TaskState::record_request(std::string& message, CancelKind kind, bool keep_pending_reason,
-                               ScopedRequest* scoped) noexcept {
+                               ScopedRequest* scoped, std::uint64_t origin) noexcept {
     // Pointer comparison only: if our loop is gone we are done and return below.
     const bool on_thread = on_loop_thread();
     std::stop_source* stop = nullptr;
@@ -62,6 +62,7 @@ bool TaskState::record_request(std::string& message, CancelKind kind, bool keep_
                 }
             }
             kind_ = kind;
+            cancel_origin_ = origin;
         }
         ++request_sequence_;
         ++undelivered_;
@@ -91,10 +92,10 @@ bool TaskState::record_request(std::string& message, CancelKind kind, bool keep_
     return true;
 }
 
-bool TaskState::request_cancel(std::string message, CancelKind kind,
-                               bool keep_pending_reason) noexcept {
+bool TaskState::request_cancel(std::string message, CancelKind kind, bool keep_pending_reason,
+                               std::uint64_t origin) noexcept {
     const bool on_thread = on_loop_thread();
-    if (!record_request(message, kind, keep_pending_reason)) {
+    if (!record_request(message, kind, keep_pending_reason, nullptr, origin)) {
         return false;
     }
     if (on_thread) {
@@ -174,74 +175,6 @@ CancelledError TaskState::take_cancel() noexcept {
     return CancelledError(extras_ ? std::move(extras_->message) : std::string(), kind_);
 }
 
-void TaskState::forward_cancel_to(TaskState& target) noexcept {
-    std::string message;
-    CancelKind kind;
-    {
-        Guard guard(lock_);
-        try {
-            message = extras_ ? extras_->message : std::string();
-        } catch (...) {
-            // Out of memory copying the message: pass the request on without it.
-        }
-        kind = kind_;
-    }
-    (void)target.request_cancel(std::move(message), kind);
-}
-
-void TaskState::cancel_join_chain(Suspension& first) noexcept {
-    std::string message;
-    CancelKind kind;
-    {
-        Guard guard(lock_);
-        try {
-            message = extras_ ? extras_->message : std::string();
-        } catch (...) {
-            // Out of memory copying the message: pass the request on without it.
-        }
-        kind = kind_;
-    }
-    // Walk: each join passes the request to the task it waits for; if that task waits in a
-    // propagating join too, continue there, else deliver to it (its own hook) and stop.
-    Suspension* join = &first;
-    join->forwarding = true;
-    for (;;) {
-        join->propagated = true;
-        TaskState* target = join->forwards_to;
-        std::string copy;
-        try {
-            copy = message;
-        } catch (...) {
-        }
-        if (!target->on_loop_thread()) {
-            (void)target->request_cancel(std::move(copy), kind);  // its loop delivers it
-            break;
-        }
-        if (!target->record_request(copy, kind, false)) {
-            break;  // done already: nothing to pass on
-        }
-        target->run_cancel_callbacks();
-        Suspension* next = target->cancel_deliverable() ? target->suspended_in_ : nullptr;
-        if (next == nullptr) {
-            break;  // running, or holding cancellation: it sees the request at its next point
-        }
-        if (next->forwards_to == nullptr || next->forwarding) {
-            // The end of the chain — or a join already on this walk: a cycle, which its hook
-            // recognises by `forwarding` (it stops waiting, or the cycle could never end).
-            next->on_cancel(next);
-            break;
-        }
-        next->forwarding = true;
-        join->walk_next = next;
-        join = next;
-    }
-    // Clear the walk's marks (the joins are all alive: delivering only schedules tasks).
-    for (Suspension* s = &first; s != nullptr;) {
-        s->forwarding = false;
-        s = std::exchange(s->walk_next, nullptr);
-    }
-}
-
 int TaskState::uncancel() noexcept {
     Guard guard(lock_);
     int count = cancelling_.load(std::memory_order_relaxed);
@@ -275,17 +208,7 @@ std::stop_token TaskState::stop_token() {
     return source->get_token();
 }
 
-// ---- joins and callbacks
-
-void TaskState::add_waiter(JoinWaiter* waiter) noexcept { waiters_.push_back(waiter); }
-
-void TaskState::remove_waiter(JoinWaiter* waiter) noexcept { waiters_.remove(waiter); }
-
-void TaskState::wake_waiters() noexcept {
-    while (JoinWaiter* waiter = waiters_.pop_front()) {
-        waiter->on_done(waiter);
-    }
-}
+// ---- done callbacks
 
 void TaskState::add_done_callback(std::function<void()> callback) {
     if (done()) {
@@ -359,7 +282,7 @@ void TaskState::finish() noexcept {
     }
     suspended_in_ = nullptr;
     host_->task_ended(*this);
-    wake_waiters();
+    wake_waiters(/*local_ones=*/true);
     run_done_callbacks();
     release();  // the loop's reference
 }
@@ -374,9 +297,9 @@ void TaskState::destroy_pending(const char* why) noexcept {
         done_.store(true, std::memory_order_release);
     }
     suspended_in_ = nullptr;
-    while (waiters_.pop_front() != nullptr) {
-        // its task is being destroyed too: nobody to wake
-    }
+    // A joiner on this loop is being destroyed too: nobody to wake. One on another loop lives
+    // on: it is woken, and reads the ending written above.
+    wake_waiters(/*local_ones=*/false);
     std::vector<std::function<void()>> dropped;  // destroyed outside the lock
     {
         Guard guard(lock_);
@@ -408,7 +331,7 @@ void TaskState::report_error(const char* message, std::exception_ptr error) cons
 }
 
 void TaskState::last_reference_gone() noexcept {
-    if (ending_ == Ending::failed && !retrieved_) {
+    if (ending_ == Ending::failed && !retrieved_.load(std::memory_order_relaxed)) {
         report({"Task exception was never retrieved", name(), exception_});
     }
     destroy_self();

@@ -29,20 +29,35 @@ void LoopCore::release_alive() noexcept {
     }
 }
 
-void* LoopCore::enqueue_remote_cancel(TaskState& task) noexcept {
+void* LoopCore::enqueue_task_event(TaskState& task, std::uint8_t event) noexcept {
     std::lock_guard<std::mutex> guard(inbox_->mutex);
-    if (inbox_->closed || task.remote_kind != RemoteNode::Kind::idle) {
-        // Closed: the loop no longer runs tasks. Queued already (a cancel or a start not taken
-        // in yet): the loop takes the node in under this mutex after our request was recorded,
-        // so it sees the request; nothing more to hand over or wake.
+    if (inbox_->closed) {
+        return nullptr;  // the loop no longer runs tasks
+    }
+    if (task.remote_kind != RemoteNode::Kind::idle) {
+        // Queued already (events, or a start not taken in yet: a task not started joins
+        // nothing, and its start sees a cancel request): the loop takes the node in under this
+        // mutex, after this, so it sees the event; nothing more to hand over or wake.
+        if (task.remote_kind == RemoteNode::Kind::task) {
+            task.remote_events |= event;
+        }
         return nullptr;
     }
     task.add_ref();  // the inbox's, released when taken in
-    inbox_->push_locked(&task, RemoteNode::Kind::cancel);
+    inbox_->push_locked(&task, RemoteNode::Kind::task);
+    task.remote_events = event;
     // Relaxed: ordered before the teardown's wait by the mutex (teardown sets `closed` under it
     // first, then waits for 0, so a sender counted here is waited for).
     inbox_->senders.fetch_add(1, std::memory_order_relaxed);
     return inbox_.get();
+}
+
+void* LoopCore::enqueue_remote_cancel(TaskState& task) noexcept {
+    return enqueue_task_event(task, RemoteNode::event_cancel);
+}
+
+void* LoopCore::enqueue_remote_join_end(TaskState& waiter) noexcept {
+    return enqueue_task_event(waiter, RemoteNode::event_join_end);
 }
 
 void LoopCore::send_remote_wake(void* token) noexcept { static_cast<RemoteInbox*>(token)->wake(); }
@@ -95,28 +110,41 @@ void LoopCore::drain_inbox() noexcept {
     }
     while (node != nullptr) {
         RemoteNode::Kind kind;
+        std::uint8_t events;
         RemoteNode* next;
         {
             // Per node: once marked idle, a task may be queued again by another thread (which
             // relinks it), so its link and kind are read first, under the same lock.
             std::lock_guard<std::mutex> guard(inbox_->mutex);
             kind = node->remote_kind;
+            events = node->remote_events;
             next = node->next_remote;
             node->remote_kind = RemoteNode::Kind::idle;
+            node->remote_events = 0;
             node->next_remote = nullptr;
         }
-        take_in(node, kind);
+        take_in(node, kind, events);
         node = next;
     }
 }
 
-void LoopCore::take_in(RemoteNode* node, RemoteNode::Kind kind) noexcept {
+void LoopCore::take_in(RemoteNode* node, RemoteNode::Kind kind, std::uint8_t events) noexcept {
     switch (kind) {
-        case RemoteNode::Kind::cancel: {
+        case RemoteNode::Kind::task: {
             auto* task = static_cast<TaskState*>(node);
             if (!task->done() && !closed()) {
-                task->run_cancel_callbacks();  // on this thread, unlike stop_token callbacks
-                task->deliver_cancel_if_suspended();
+                // The end of a joined task first: a join that completed before the cancel
+                // reached it returns its result, and the cancel waits (docs/semantics.md §3.3).
+                if ((events & RemoteNode::event_join_end) != 0) {
+                    Suspension* where = task->suspension();
+                    if (where != nullptr && where->on_remote_end != nullptr) {
+                        where->on_remote_end(where);
+                    }
+                }
+                if ((events & RemoteNode::event_cancel) != 0) {
+                    task->run_cancel_callbacks();  // on this thread, unlike stop_token callbacks
+                    task->deliver_cancel_if_suspended();
+                }
             }
             task->release();  // the inbox's reference
             return;

@@ -58,7 +58,8 @@ void ChildSet::add(TaskState& child, std::size_t index) {
     record.index = index;
     record.on_done = &on_child_done;
     child.add_ref();
-    child.add_waiter(&record);
+    // Not done: the caller checked, on this loop's thread, where the child ends.
+    (void)child.add_waiter(&record);
     if (cancelling_) {
         cancel_one(record);
     }

@@ -191,6 +191,21 @@ TEST_SUITE("loop_group") {
         CHECK_THROWS_AS(group.run([]() -> Task<int> { co_return 1; }()), InvalidStateError);
     }
 
+    TEST_CASE("main awaits tasks the group placed on its other loops and gets their values") {
+        LoopGroup group(2);
+        const int sum = group.run([](LoopGroup* g) -> Task<int> {
+            auto far = g->spawn([](const LoopGroup* gg) -> Task<int> {
+                co_await yield_now();
+                co_return index_of_current(*gg) == 1 ? 20 : -1000;  // loop 0 has main: busier
+            }(g));
+            const int x = co_await far;
+            auto near = spawn([]() -> Task<int> { co_return 22; }());
+            const int y = co_await near;
+            co_return x + y;
+        }(&group));
+        CHECK(sum == 42);
+    }
+
     TEST_CASE("run(main) rethrows main's exception after the shutdown") {
         LoopGroup group(2);
         CHECK_THROWS_WITH_AS(group.run([]() -> Task<void> {

@@ -34,6 +34,16 @@ enum class JoinMode : std::uint8_t {
 /// cycle wait forever, like any deadlock, but a cancel of one of them ends them all: the request
 /// passes round the cycle once, then the join it came back to stops waiting (as if shielded).
 /// Holds a reference to the target: the handle it came from may be dropped meanwhile.
+///
+/// The target may belong to another loop (docs/semantics.md §3.6, "across loops"): the waiter is
+/// then linked among the target's joiners from this thread (under the target's lock, atomically
+/// with its end), and the target's end wakes it through this loop's remote inbox
+/// (`TaskHost::enqueue_remote_join_end`), so the result is read and delivered on this loop's
+/// thread. A cancel is passed on through the target's loop's inbox (`cancel_join_chain`).
+/// While it waits, this loop is held alive (`LoopCore::hold_alive`): the wake-up comes from
+/// another thread, so `run()` never takes the wait for a deadlock. A target whose loop has
+/// ended is done (a task still pending then ended cancelled, kind `shutdown`): its ending is
+/// read at once.
 template <class T, JoinMode Mode>
 class JoinAwaiter : public SuspensionPoint, private JoinWaiter {
 public:
@@ -43,11 +53,18 @@ public:
         }
     }
     ~JoinAwaiter() {
-        if (JoinWaiter::linked()) {
+        if (status_ == Status::waiting) {
+            // Destroyed while waiting (its task's frame at loop teardown): unlink, under the
+            // target's lock (its end, on another thread, may be taking the joiners now).
             target_->remove_waiter(this);
+            release_hold();
         }
         if (target_ != nullptr) {
-            target_->release();
+            if (JoinWaiter::remote_task != nullptr) {
+                target_->release_handle();
+            } else {
+                target_->release();
+            }
         }
     }
     [[nodiscard]] bool await_ready() const noexcept { return false; }
@@ -61,19 +78,31 @@ public:
         } else if (!begin()) {
             return false;
         }
-        if (target_ == nullptr || !target_->same_loop_as(*task_) || target_ == task_) {
+        if (target_ == nullptr || target_ == task_) {
             status_ = Status::misuse;
             return false;
         }
-        if (target_->done()) {
-            status_ = Status::completed;
-            return false;
-        }
+        const bool remote = !target_->same_loop_as(*task_);
         JoinWaiter::on_done = &on_target_done;
+        if (remote) {
+            JoinWaiter::remote_task = task_;
+            on_remote_end = &on_remote_end_hook;
+            // The awaiter's reference counts as a handle while it waits: the target's loop
+            // then knows that another thread may still cancel the task (run()'s deadlock rule).
+            target_->add_handle_ref();
+            target_->release();
+        }
         if constexpr (Mode != JoinMode::shield) {
             forwards_to = target_;
         }
-        target_->add_waiter(this);
+        if (!target_->add_waiter(this)) {  // done already (a target of an ended loop is done)
+            status_ = Status::completed;
+            return false;
+        }
+        if (remote) {
+            loop().hold_alive();  // the wake-up will come from another thread
+            holding_ = true;
+        }
         park(resume_at, &on_cancel_hook);
         if constexpr (Mode == JoinMode::owned) {
             if (task_->cancel_deliverable()) {
@@ -83,11 +112,15 @@ public:
         return true;
     }
     T await_resume() {
+        release_hold();
         if (status_ == Status::misuse) [[unlikely]] {
             throw_misuse();
         }
         finish(Mode == JoinMode::shield ? "shield()" : "co_await TaskHandle");
-        if (propagated && target_->ending() == Ending::cancelled && task_->cancel_requested()) {
+        // done() (acquire) before ending(): a target of another loop may still be running when
+        // a cancel stopped this join (a cycle through loops).
+        if (propagated && target_->done() && target_->ending() == Ending::cancelled &&
+            task_->cancel_requested()) {
             // The awaited task ended cancelled because we passed our request on: that is the
             // request's delivery.
             if constexpr (Mode == JoinMode::owned) {
@@ -110,6 +143,24 @@ private:
     static void on_target_done(JoinWaiter* waiter) noexcept {
         static_cast<JoinAwaiter*>(waiter)->wake(Status::completed);
     }
+    /// This loop's inbox said that a target of another loop ended (perhaps an earlier target:
+    /// a wake-up can outlive the join it was for, so the target is checked).
+    static void on_remote_end_hook(Suspension* suspension) noexcept {
+        auto* self = static_cast<JoinAwaiter*>(suspension);
+        // Acquire (done()): the target's ending, written before its end was published, is
+        // visible here. The inbox's mutex orders it too, when this wake-up is the target's.
+        if (self->status_ != Status::waiting || !self->target_->done()) {
+            return;
+        }
+        self->target_->remove_waiter(self);  // unlinked by the end already, unless it is early
+        self->wake(Status::completed);
+    }
+    void release_hold() noexcept {
+        if (holding_) {
+            holding_ = false;
+            loop().release_alive();
+        }
+    }
     static void on_cancel_hook(Suspension* suspension) noexcept {
         auto* self = static_cast<JoinAwaiter*>(suspension);
         if (Mode == JoinMode::shield || self->forwarding) {
@@ -123,6 +174,7 @@ private:
     }
 
     SpawnedTask<T>* target_;
+    bool holding_ = false;  // this loop is held alive for a wake-up from the target's loop
 };
 
 }  // namespace uvtask::detail

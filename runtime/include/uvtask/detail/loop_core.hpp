@@ -226,6 +226,7 @@ public:
 
     // ---- TaskHost
     [[nodiscard]] void* enqueue_remote_cancel(TaskState& task) noexcept override;
+    [[nodiscard]] void* enqueue_remote_join_end(TaskState& waiter) noexcept override;
     void send_remote_wake(void* token) noexcept override;
     void task_ended(TaskState& task) noexcept override {
         live_.remove(&task);
@@ -249,7 +250,9 @@ private:
     void take_task(TaskState* task) noexcept;
     void arm_wake() noexcept;
     void drain_inbox() noexcept;
-    void take_in(RemoteNode* node, RemoteNode::Kind kind) noexcept;
+    void take_in(RemoteNode* node, RemoteNode::Kind kind, std::uint8_t events) noexcept;
+    /// Queues `event` (RemoteNode::event_*) of `task` for the loop. Any thread.
+    [[nodiscard]] void* enqueue_task_event(TaskState& task, std::uint8_t event) noexcept;
     bool slice_check_clock() noexcept;
     void check_can_add_service() const;
     void install_service(std::size_t index, std::unique_ptr<LoopService> service);

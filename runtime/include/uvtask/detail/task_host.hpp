@@ -14,9 +14,15 @@ class TaskState;
 /// task to start, a posted call), queued under the inbox's lock and taken in on the loop's
 /// thread in FIFO order. A task state embeds one, so queueing a remote cancel never allocates.
 struct RemoteNode {
-    enum class Kind : std::uint8_t { idle, cancel, start, call };
+    /// `task`: a task's events (`remote_events`) — a cancel, the end of a task it joins on
+    /// another loop; `start`: a task to adopt; `call`: a posted call.
+    enum class Kind : std::uint8_t { idle, task, start, call };
+    /// The events of a queued `task` node (bits, several may be pending at once).
+    static constexpr std::uint8_t event_cancel = 1;    // cancel() from another thread
+    static constexpr std::uint8_t event_join_end = 2;  // a task it joins on another loop ended
     RemoteNode* next_remote = nullptr;
-    Kind remote_kind = Kind::idle;  // idle: not queued (guarded by the inbox's lock)
+    Kind remote_kind = Kind::idle;   // idle: not queued (guarded by the inbox's lock)
+    std::uint8_t remote_events = 0;  // guarded by the inbox's lock, like remote_kind
 };
 
 /// The loop a task belongs to, as the core layer sees it: the few things a task's bookkeeping
@@ -39,6 +45,12 @@ public:
     /// thread can take tens of µs, and the woken loop needs that lock). `token` is what
     /// `enqueue_remote_cancel` returned; the loop waits for this call before it tears down.
     virtual void send_remote_wake(void* token) noexcept = 0;
+    /// A task of another loop that `waiter` (a task of this loop) joins has ended: queue
+    /// `waiter` for the loop, which then resumes it if it still waits for that task. Called
+    /// under the ended task's lock, while `waiter` is linked among its joiners (so the loop
+    /// is alive: its teardown unlinks its joiners under that lock). Returns a token for
+    /// `send_remote_wake`, or null if the loop no longer takes wake-ups. Never allocates.
+    [[nodiscard]] virtual void* enqueue_remote_join_end(TaskState& waiter) noexcept = 0;
     /// The task has ended (its waiters are woken next). Loop thread.
     virtual void task_ended(TaskState& task) noexcept = 0;
     /// Reports what no task can receive through the loop's exception handler. Loop thread.

@@ -31,6 +31,10 @@ class TaskState;
 struct Suspension {
     using CancelHook = void (*)(Suspension*) noexcept;
     CancelHook on_cancel = nullptr;
+    /// A join of a task of another loop: called on the waiting task's loop when that task's
+    /// loop said it ended (`TaskHost::enqueue_remote_join_end`); the hook checks that its own
+    /// target is done (a stale wake-up is ignored).
+    CancelHook on_remote_end = nullptr;
     TaskState* forwards_to = nullptr;  // a propagating join: the task it waits for
     bool forwarding = false;           // on the walk of the current cancel (cycle detection)
     Suspension* walk_next = nullptr;   // the next join on that walk, to clear the marks after
@@ -51,9 +55,13 @@ struct Withdrawal {
 };
 
 /// A node in a task's list of joiners, living in the joiner's awaiter (no allocation to wait).
+/// Linked and unlinked under the joined task's lock (a joiner may be on another loop's thread).
 struct JoinWaiter : ListHook<JoinWaiter> {
     using DoneHook = void (*)(JoinWaiter*) noexcept;
-    DoneHook on_done = nullptr;
+    DoneHook on_done = nullptr;  // a joiner on the same loop: called on the loop's thread
+    /// A joiner on another loop: the joining task, woken through its own loop's inbox
+    /// (`on_done` is not called then).
+    TaskState* remote_task = nullptr;
 };
 
 /// A registration of `this_task::on_cancel`: `on_cancel` runs once, on the loop's thread, when
@@ -125,6 +133,8 @@ public:
     /// The id of the task's loop (`TaskHost::id()`): unlike the pointer, never reused by a later
     /// loop, so a handle from a destroyed loop is recognised as foreign.
     [[nodiscard]] std::uint64_t loop_id() const noexcept { return loop_id_; }
+    /// An id of the task unique in the process (its loop's id and its number).
+    [[nodiscard]] std::uint64_t global_id() const noexcept { return (loop_id_ << 40) ^ number_; }
     /// True if `other` belongs to the same loop (the one test of "a handle of another loop").
     [[nodiscard]] bool same_loop_as(const TaskState& other) const noexcept {
         return loop_id_ == other.loop_id_;
@@ -135,18 +145,23 @@ public:
     [[nodiscard]] Ending ending() const noexcept { return ending_; }
     /// The stored exception (failure or cancellation); marks a failure as retrieved.
     [[nodiscard]] const std::exception_ptr& take_exception() noexcept {
-        retrieved_ = true;
+        mark_retrieved();
         return exception_;
     }
-    void mark_retrieved() noexcept { retrieved_ = true; }
+    void mark_retrieved() noexcept {
+        // Relaxed: read only by the last reference's release (ordered by the count's acq_rel).
+        retrieved_.store(true, std::memory_order_relaxed);
+    }
 
     // ---- cancellation (docs/semantics.md §3)
     /// `cancel(msg)`: safe from any thread. False if the task is done. With `keep_pending_reason`
     /// (a deadline or a task group cancelling the task it runs in), a request already waiting for
     /// delivery keeps its message and kind: the error then says who else asked, not the scope.
     /// Out of memory for the message, the request is recorded without it (never lost).
-    bool request_cancel(std::string message, CancelKind kind,
-                        bool keep_pending_reason = false) noexcept;
+    /// `origin`: for a request passed along joins, the task it started at (`global_id()`; 0: this
+    /// request starts here), which tells a cycle of joins across loops.
+    bool request_cancel(std::string message, CancelKind kind, bool keep_pending_reason = false,
+                        std::uint64_t origin = 0) noexcept;
     /// A scope (deadline, task group) cancels the task it runs in: `request_cancel(…, true)`,
     /// returning what `withdraw_scoped` needs. Loop thread.
     [[nodiscard]] ScopedRequest request_cancel_scoped(std::string message, CancelKind kind) noexcept;
@@ -214,8 +229,11 @@ public:
     /// A request reached the task: runs (and unregisters) every registered cancel callback.
     void run_cancel_callbacks() noexcept;
 
-    // ---- joiners and callbacks (loop thread)
-    void add_waiter(JoinWaiter* waiter) noexcept;
+    // ---- joiners (any thread: under the lock) and callbacks (loop thread)
+    /// Links `waiter` unless the task is done (then false), atomically with its end: a joiner on
+    /// another loop either sees the task done or is woken by its end.
+    [[nodiscard]] bool add_waiter(JoinWaiter* waiter) noexcept;
+    /// Unlinks `waiter` if it is still linked (its end may have unlinked it already).
     void remove_waiter(JoinWaiter* waiter) noexcept;
     void add_done_callback(std::function<void()> callback);
 
@@ -260,10 +278,12 @@ private:
     /// Records a request (count, flag, message, kind, stop, remote wake-up) without delivering
     /// it on this thread. Returns false if the task is done.
     bool record_request(std::string& message, CancelKind kind, bool keep_pending_reason,
-                        ScopedRequest* scoped = nullptr) noexcept;
+                        ScopedRequest* scoped = nullptr, std::uint64_t origin = 0) noexcept;
     void finish() noexcept;
     void last_reference_gone() noexcept;
-    void wake_waiters() noexcept;
+    /// Takes every joiner: wakes those on other loops through their loops' inboxes, and calls
+    /// those on this loop if `local_ones` (not at teardown: they are being destroyed too).
+    void wake_waiters(bool local_ones) noexcept;
     void run_done_callbacks() noexcept;
 
     // The low 32 bits count every reference, the high 32 bits the TaskHandles among them.
@@ -294,8 +314,9 @@ private:
     std::uint32_t hold_depth_ = 0;
     Ending ending_ = Ending::pending;
     CancelKind kind_ = CancelKind::user;
+    std::uint64_t cancel_origin_ = 0;  // under lock_: where the latest request started (0: here)
     bool started_ = false;
-    bool retrieved_ = false;
+    std::atomic<bool> retrieved_{false};  // joins on several loops may retrieve it at once
     mutable SpinLock lock_;  // guards kind_, extras_ (creation, message, stop source), the done_ transition
     std::uint64_t number_;
     std::exception_ptr exception_;
