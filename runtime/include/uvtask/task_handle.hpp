@@ -126,7 +126,18 @@ public:
     /// each other in a cycle wait forever (like any deadlock), but a cancel of one of them ends
     /// them all with `CancelledError`: the request passes round the cycle once, then the task
     /// it came back to stops waiting.
-    /// `InvalidStateError` for a handle of another loop or a task awaiting itself.
+    ///
+    /// The task may belong to another loop (another thread's, or one that has ended): the
+    /// result, exception or `CancelledError` is delivered on the waiting task's own loop thread,
+    /// and a cancel of the waiter is passed on across loops the same way (docs/semantics.md
+    /// §3.6). A handle whose loop has ended is done: its ending is returned at once.
+    ///
+    /// Completes when: the task has ended (at once if it has already).
+    /// Suspension point: yes.
+    /// On cancel: passed on to this task; the waiter keeps waiting for its end.
+    /// Throws: what the task threw; `CancelledError`; `InvalidStateError` for an empty handle, a
+    /// task awaiting itself, or outside a task.
+    /// Thread safety: in a task of any loop.
     [[nodiscard]] detail::JoinAwaiter<T, detail::JoinMode::propagate> operator co_await()
         const noexcept {
         return detail::JoinAwaiter<T, detail::JoinMode::propagate>{state_.get()};
