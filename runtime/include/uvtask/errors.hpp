@@ -75,8 +75,8 @@ public:
     TimeoutError() : std::runtime_error("operation timed out") {}
 };
 
-/// Misuse of the runtime: `result()` before a task is done, awaiting a handle that belongs to
-/// another loop, spawning with no loop, awaiting a uvtask awaitable outside a task… A plain
+/// Misuse of the runtime: `result()` before a task is done, a task awaiting its own handle,
+/// spawning with no loop, awaiting a uvtask awaitable outside a task… A plain
 /// value (`std::logic_error`); any thread.
 class InvalidStateError : public std::logic_error {
 public:

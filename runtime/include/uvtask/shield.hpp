@@ -20,9 +20,10 @@ namespace uvtask {
 /// On cancel: the waiter stops waiting at once and gets `CancelledError`; the shielded task
 /// runs on, and its result stays in the handle.
 /// Throws: as `co_await handle` — the task's exception, `CancelledError` if it ended cancelled
-/// or the waiter was cancelled, `InvalidStateError` for a handle of another loop or a task
-/// awaiting itself. Calling `shield(handle)` itself throws nothing.
-/// Thread safety: loop thread only (the handle's loop).
+/// or the waiter was cancelled, `InvalidStateError` for an empty handle or a task awaiting
+/// itself. Calling `shield(handle)` itself throws nothing.
+/// Thread safety: in a task of any loop: the handle's task may belong to another loop (its
+/// result is delivered on the waiter's loop; docs/semantics.md §3.6).
 template <class T>
 [[nodiscard]] detail::JoinAwaiter<T, detail::JoinMode::shield> shield(
     const TaskHandle<T>& handle) noexcept {
