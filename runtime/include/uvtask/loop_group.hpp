@@ -87,7 +87,9 @@ public:
     /// Runs `main` on loop 0 until it ends, then shuts the group down (`shutdown()`), and
     /// returns main's result or rethrows its exception (`CancelledError` if it ended
     /// cancelled), like `uvtask::run`. With `RunOptions::handle_sigint`, SIGINT cancels main
-    /// (message "SIGINT", kind `signal`) and a second one kills the process. Unlike
+    /// (message "SIGINT", kind `signal`) and a second one kills the process; if main then ends
+    /// cancelled, the group shuts down and the process ends by SIGINT, or `KeyboardInterrupt` is
+    /// thrown with `exit_on_sigint = false` (`RunOptions::exit_on_sigint`, as `run()`). Unlike
     /// `uvtask::run`, it never reports a main task that can never finish: the other loops can
     /// always wake loop 0.
     ///
@@ -96,14 +98,16 @@ public:
     /// group's).
     /// On cancel: not cancellable; `main`'s handle is not exposed — cancel it by stopping the
     /// group (`request_stop()`) or with SIGINT.
-    /// Throws: what main threw; `InvalidStateError` if the group is already stopped or this is
-    /// one of its threads; `std::bad_alloc`.
+    /// Throws: what main threw; `KeyboardInterrupt` (above); `InvalidStateError` if the group
+    /// is already stopped or this is one of its threads; `std::bad_alloc`.
     /// Thread safety: any thread but the group's.
     template <class T>
     T run(Task<T> main) {
         detail::LoopCore& first = detail::loop_for_spawn_on(loop(0), main.valid());
         TaskHandle<T> handle = detail::make_spawned(first, std::move(main), "main");
         detail::group_run_main(*this, *detail::state_of(handle));
+        // Joined threads: loop 0's SIGINT flag is visible here.
+        detail::end_if_interrupted(loop(0), *detail::state_of(handle), options_);
         if constexpr (std::is_void_v<T>) {
             handle.result();
         } else if constexpr (std::is_copy_constructible_v<T>) {

@@ -329,6 +329,23 @@ TEST_SUITE("loop_group") {
         CHECK(got == "SIGINT signal");
     }
 
+    TEST_CASE("SIGINT that ends main in LoopGroup::run, exit_on_sigint off: KeyboardInterrupt "
+              "after the shutdown") {
+        RunOptions options;
+        options.exit_on_sigint = false;
+        LoopGroup group(2, options);
+        bool interrupted = false;
+        try {
+            group.run([]() -> Task<void> {
+                std::raise(SIGINT);
+                co_await sleep(10s);
+            }());
+        } catch (const KeyboardInterrupt&) {
+            interrupted = true;
+        }
+        CHECK(interrupted);
+    }
+
     TEST_CASE("spawns from other threads racing the shutdown: each handle ends, refusals named") {
         std::mt19937_64 rng(0x5EED0003);
         for (int round = 0; round < 30; ++round) {
