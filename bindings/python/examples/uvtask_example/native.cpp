@@ -25,6 +25,8 @@ struct Journal {
 };
 Journal journal;
 
+uvtask::Task<void> pause(std::chrono::milliseconds duration) { co_await uvtask::sleep(duration); }
+
 uvtask::Task<void> write_note(std::string path, std::string text) {
     if (!path.empty()) {
         co_await uvtask::write_file(std::move(path), std::move(text));
@@ -56,7 +58,7 @@ uvtask::Task<std::string> heavy_worker(double seconds, std::string note_path) {
     if (!cancelled) {
         co_return "Done";
     }
-    co_await uvtask::non_cancellable(uvtask::sleep(20ms));
+    co_await uvtask::non_cancellable(pause(20ms));
     co_await uvtask::non_cancellable(write_note(note_path, "cleaned up: " + message + " (" + kind + ")\n"));
     {
         std::lock_guard<std::mutex> guard(journal.mutex);

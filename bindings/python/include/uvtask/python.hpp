@@ -26,6 +26,7 @@
 #pragma once
 
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>  // std::vector, std::optional, std::map… as arguments and results
 
 #include <exception>
 #include <memory>
