@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "bridge.hpp"
+#include "jobs.hpp"
 
 namespace uvtask::python::detail {
 

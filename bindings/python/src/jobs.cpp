@@ -2,13 +2,16 @@
 // its loops, so that a cancel from asyncio stops it within microseconds.
 #include <fcntl.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <span>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "builtins.hpp"
+#include "jobs.hpp"
 #include "sha256.hpp"
 #include "uvtask/fs.hpp"
 #include "uvtask/io_error.hpp"
