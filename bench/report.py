@@ -3,16 +3,18 @@
 
     /usr/bin/python3 bench/report.py [FILE.json ...] [--out DIR]
 
-FILES default to bench/out/uvtask.json and bench/out/peer-*.json. Prints (stdout):
+FILES default to bench/out/uvtask.json, bench/out/uvtask-s9.json (uvtask's S9, measured from
+Python; merged into the uvtask row) and bench/out/peer-*.json. Prints (stdout):
   - header lines: date, machine (CPU model, cores, kernel, memory), each runtime's version;
   - table 1: one row per runtime; latencies in µs (p50 / p99), S2 costs in ns per op,
-    S4 spawn in ns/task, bytes/task and cancels/s for 100k and 1m tasks;
+    S4 spawn in ns/task, bytes/task and cancels/s for 100k and 1m tasks; S9 (Python) latency,
+    work rate, ticker lateness and round trip;
   - table 2 (only if uvtask's file is among the inputs): uvtask's ratio to each peer, per column:
     peer / uvtask for costs and latencies, uvtask / peer for cancels/s, so > 1 means uvtask is
     better on that column.
 Writes into DIR (default bench/out): results.json (machine, versions, every metric with every
 percentile, without the raw samples), table.md (the same tables in Markdown) and latency.png
-(ECDF of the S1a, S1b, S3, S5, S6 and S7b latency samples per runtime, log-x).
+(ECDF of the S1a, S1b, S3, S5, S6, S7b and S9 latency samples per runtime, log-x).
 """
 import argparse
 import datetime
@@ -51,13 +53,20 @@ COLUMNS = [
     ("S7a µs", "p99", "S7a", "p99", "lat"),
     ("S7b µs", "p50", "S7b", "p50", "lat"),
     ("S7b µs", "p99", "S7b", "p99", "lat"),
+    ("S9 µs", "p50", "S9", "p50", "lat"),
+    ("S9 µs", "p99", "S9", "p99", "lat"),
+    ("S9 work", "num/s", "S9_work", "value", "rate"),
+    ("S9 tick µs", "p99", "S9_tick", "p99", "lat"),
+    ("S9 rt", "ns", "S9_rt", "value", "ns"),
 ]
-# The text table is printed in two panels so that it fits a terminal: S1–S3, then S4–S7.
-PANEL_SPLIT = 8
+# The text table is printed in panels so that it fits a terminal: S1–S3, S4–S7, S9 (the
+# column ranges, 1-based, end excluded).
+PANELS = [(1, 9), (9, 23), (23, len(COLUMNS) + 1)]
 PLOTTED = [("S1a", "S1a: cancel → task's handler"), ("S1b", "S1b: cancel → canceller's join"),
            ("S3", "S3: CPU-bound task, timer cancel → handler"), ("S5", "S5: cancel from another thread → handler"),
            ("S6", "S6: cancel a blocked TCP read → handler"),
-           ("S7b", "S7b: cancel a thread-pool job → handler after the job ended")]
+           ("S7b", "S7b: cancel a thread-pool job → handler after the job ended"),
+           ("S9", "S9: asyncio task.cancel() of a CPU-bound job → CancelledError")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,6 +112,13 @@ def load(files):
             continue
         obj.setdefault("metrics", {})
         obj["_file"] = path
+        if obj["runtime"] in runs and not obj.get("skipped"):
+            # A runtime measured by two programs (uvtask: the C++ benchmark and the Python S9):
+            # one row, the metrics merged; the first file's version stays.
+            first = runs[obj["runtime"]]
+            first["metrics"].update(obj["metrics"])
+            first.setdefault("extra_versions", []).append(obj.get("version"))
+            continue
         runs[obj["runtime"]] = obj
     return sorted(runs.values(), key=lambda r: (ORDER.index(r["runtime"]) if r["runtime"] in ORDER
                                                 else len(ORDER), r["runtime"]))
@@ -221,7 +237,9 @@ def plot(runs, path, title):
         return False
     colors = {"uvtask": "#000000", "asyncio": "#1f77b4", "uvloop": "#17becf", "trio": "#9467bd",
               "node": "#2ca02c", "asio-exc": "#d62728", "asio-ec": "#ff7f0e", "tokio": "#8c564b"}
-    fig, axes = plt.subplots(2, 3, figsize=(18, 9))
+    fig, axes = plt.subplots(3, 3, figsize=(18, 13))
+    for ax in list(axes.flat)[len(PLOTTED):]:
+        ax.set_visible(False)
     handles = {}
     for ax, (metric, label) in zip(axes.flat, PLOTTED):
         drawn = 0
@@ -267,7 +285,8 @@ def main():
     args = ap.parse_args()
     files = args.files
     if not files:
-        files = [p for p in [os.path.join(HERE, "out", "uvtask.json")] if os.path.exists(p)]
+        files = [p for p in [os.path.join(HERE, "out", "uvtask.json"),
+                             os.path.join(HERE, "out", "uvtask-s9.json")] if os.path.exists(p)]
         files += sorted(glob.glob(os.path.join(HERE, "out", "peer-*.json")))
     runs = load(files)
     if not runs:
@@ -317,18 +336,22 @@ def main():
     notes.append("S1a cancel→task's handler, S1b cancel→canceller's join, S2 yield/checkpoint cost, "
                  "S3 CPU-bound task cancelled by a timer, S4 N sleeping tasks, S5 cancel from another thread, "
                  "S6 cancel a blocked loopback TCP read, S7a cancel→a thread-pool job sees it, S7b →the "
-                 "task's handler once the job ended (bench/PROTOCOL.md). – = no equivalent / not run.")
+                 "task's handler once the job ended, S9 asyncio task.cancel() of a CPU-bound job → "
+                 "CancelledError in the awaiter (uvtask: a native job; asyncio/uvloop: a Python loop "
+                 "yielding with sleep(0) every ~10 µs), S9 work = prime-sieve numbers per second, S9 tick "
+                 "= lateness of a 1 ms asyncio ticker meanwhile, S9 rt = awaiting a trivial coroutine "
+                 "(bench/PROTOCOL.md). – = no equivalent / not run.")
 
     out = []
     out += header
     out.append("")
-    for lo, hi in ((1, PANEL_SPLIT + 1), (PANEL_SPLIT + 1, len(head2))):
+    for lo, hi in PANELS:
         out.append(text_table(panel(head1, lo, hi), panel(head2, lo, hi), [panel(r, lo, hi) for r in rows]))
         out.append("")
     if rrows:
         out.append("uvtask's advantage (peer/uvtask for latencies and costs, uvtask/peer for cancels/s; > 1 = uvtask better):")
         rhead2 = ["vs peer"] + head2[1:]
-        for lo, hi in ((1, PANEL_SPLIT + 1), (PANEL_SPLIT + 1, len(head2))):
+        for lo, hi in PANELS:
             out.append(text_table(panel(head1, lo, hi), panel(rhead2, lo, hi), [panel(r, lo, hi) for r in rrows]))
             out.append("")
     if out[-1] == "":

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""asyncio / uvloop peer for bench/PROTOCOL.md (scenarios S1..S7).
+"""asyncio / uvloop peer for bench/PROTOCOL.md (scenarios S1..S7, S9).
 
     /usr/bin/python3 bench/peers/asyncio_uvloop.py --loop asyncio|uvloop [--quick] [--only S1,S2]
 
@@ -9,7 +9,8 @@ the handler is `except asyncio.CancelledError` in the task body; S5 cancels with
 `loop.call_soon_threadsafe(task.cancel)` from a second OS thread. S6 reads with
 `StreamReader.read(4096)` (asyncio.start_server / asyncio.open_connection). S7 runs the job with
 `loop.run_in_executor(None, ...)` (default ThreadPoolExecutor) awaited through `asyncio.shield`;
-the handler sets the job's threading.Event, then awaits the job before returning.
+the handler sets the job's threading.Event, then awaits the job before returning. S9 is the
+pure-asyncio side of bench/python/s9.py (a CPU loop yielding with sleep(0) every ~10 us).
 """
 import asyncio
 import gc
@@ -22,6 +23,8 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchcommon import (Params, ScenarioFailed, emit, latency, log, now, parse_args, per_op,  # noqa: E402
                          rss_bytes, spin_job, spin_until)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
+from s9 import S9Params, s9 as s9_harness  # noqa: E402
 
 
 async def sleeper_worker(started, rec, sleep_s):
@@ -257,10 +260,14 @@ async def s7(p, metrics):
     metrics["S7b"] = latency(handler)
 
 
+async def s9(p, metrics):
+    await s9_harness(S9Params(p.quick), metrics, "asyncio")
+
+
 async def main(p, scenarios):
     metrics = {}
     for name, fn in (("S1", s1), ("S2", s2), ("S3", s3), ("S4", s4), ("S5", s5), ("S6", s6),
-                     ("S7", s7)):
+                     ("S7", s7), ("S9", s9)):
         if name in scenarios:
             t = now()
             await fn(p, metrics)

@@ -12,7 +12,7 @@ import time
 
 now = time.perf_counter_ns  # CLOCK_MONOTONIC on Linux, in ns
 
-ALL = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
+ALL = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S9")
 
 
 class Params:

@@ -3,10 +3,12 @@
 #include "bridge.hpp"
 
 #include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <future>
 #include <system_error>
@@ -91,6 +93,12 @@ void NativeLoop::ensure_running() {
 
 void NativeLoop::run(Handles* handles, std::promise<Loop*>* ready) noexcept {
     std::unique_ptr<Handles> owned(handles);
+    // Signals go to Python's threads (SIGINT must reach the main thread's handler, and no
+    // native wait should see EINTR): the loop thread blocks them. A uv_signal_t an extension
+    // starts still works — libuv's handler runs on whichever thread takes the signal.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
     bool announced = false;
     try {
         Loop loop;
@@ -179,6 +187,8 @@ void NativeLoop::shutdown() noexcept {
 
 // ---- PortCore
 
+std::atomic<std::uint64_t> gil_wait_ns{0};
+
 PortCore::PortCore() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     if (fd_ < 0) {
         throw std::system_error(errno, std::generic_category(), "uvtask: eventfd");
@@ -221,7 +231,14 @@ void PortCore::wake() noexcept {
     // Acquire: pairs with use_call_soon_threadsafe's release store (drain_ is set before).
     PyObject* loop = loop_.load(std::memory_order_acquire);
     if (loop != nullptr && !NativeLoop::instance().stopping() && _Py_IsFinalizing() == 0) {
+        const auto asked = std::chrono::steady_clock::now();
         PyGILState_STATE gil = PyGILState_Ensure();
+        const auto waited = std::chrono::steady_clock::now() - asked;
+        // Relaxed: a statistic, read by the benchmark after the calls it measures have ended.
+        gil_wait_ns.fetch_add(
+            static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(waited).count()),
+            std::memory_order_relaxed);
         PyObject* method = PyUnicode_FromString("call_soon_threadsafe");
         PyObject* result =
             method != nullptr ? PyObject_CallMethodOneArg(loop, method, drain_) : nullptr;

@@ -98,6 +98,10 @@ private:
     PyObject* drain_ = nullptr;
 };
 
+/// Benchmark: how long the loop thread waited for the GIL in the call_soon_threadsafe mode, in
+/// total (nanoseconds).
+extern std::atomic<std::uint64_t> gil_wait_ns;
+
 /// The Python exception (a new reference to an instance) for a C++ exception: see
 /// docs/python.md for the mapping. Never null: falls back to `RuntimeError`.
 [[nodiscard]] PyObject* python_exception(const std::exception_ptr& error) noexcept;

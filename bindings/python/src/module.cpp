@@ -163,6 +163,13 @@ PYBIND11_MODULE(_uvtask, m) {
     register_builtins(m);
 
     m.def(
+        "_gil_wait_ns",
+        // Relaxed: a statistic (see gil_wait_ns).
+        [] { return gil_wait_ns.load(std::memory_order_relaxed); },
+        "_gil_wait_ns() -> int\n\nBenchmark: nanoseconds the native thread has waited for the "
+        "GIL (call_soon_threadsafe completion mode only; 0 with the eventfd).");
+
+    m.def(
         "_shutdown",
         [] {
             py::gil_scoped_release release;

@@ -33,6 +33,10 @@ def live_tasks() -> int:
 def _noop() -> Coroutine[Any, Any, None]:
     """Benchmark: the cheapest native round trip."""
 
+def _gil_wait_ns() -> int:
+    """Benchmark: nanoseconds the native thread has waited for the GIL (call_soon_threadsafe
+    completion mode only; 0 with the eventfd)."""
+
 def _shutdown() -> None:
     """Stops the native loop (registered with atexit): cancels every native task, waits for
     them, joins the thread. Later calls raise RuntimeError."""
