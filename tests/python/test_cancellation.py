@@ -176,6 +176,56 @@ def test_a_timeout_racing_a_native_completion_never_leaves_a_stray_cancel_behind
     run(main())
 
 
+def native_result_queued():
+    """Blocks (without yielding to the asyncio loop) until every native task has ended: their
+    results then wait in the port's queue, not yet delivered to their futures."""
+    while uvtask.live_tasks() != 0:
+        pass
+
+
+def test_a_cancel_after_the_native_task_ended_but_before_its_result_arrived_raises_cancelled_error_there(run):
+    async def main():
+        seen = []
+
+        async def awaiter():
+            seen.append(await ex.add(1, 2))
+            await asyncio.sleep(0)
+            seen.append("after")
+
+        task = asyncio.create_task(awaiter())
+        await asyncio.sleep(0)  # the awaiter's first step: it started the native call
+        native_result_queued()
+        task.cancel("late")  # the future refuses, as a done one does: asyncio delivers it
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return seen
+
+    assert run(main()) == []  # not the value and then a CancelledError one await later
+
+
+def test_a_timeout_expiring_after_the_native_task_ended_raises_timeout_error_and_nothing_later(run):
+    async def main():
+        scope = {}
+
+        async def awaiter():
+            try:
+                async with asyncio.timeout(3600) as deadline:
+                    scope["deadline"] = deadline
+                    await ex.add(2, 2)
+            except TimeoutError:
+                scope["outcome"] = "timeout"
+            await asyncio.sleep(0)  # a stray cancel would be raised here
+            return scope.get("outcome", "value")
+
+        task = asyncio.create_task(awaiter())
+        await asyncio.sleep(0)  # the awaiter's first step: it started the native call
+        native_result_queued()
+        scope["deadline"]._on_timeout()  # the deadline's timer firing in that window (3.11)
+        return await task
+
+    assert run(main()) == "timeout"
+
+
 def test_a_task_group_cancels_its_native_children_when_one_fails(run):
     async def main():
         with pytest.raises(ExceptionGroup) as caught:

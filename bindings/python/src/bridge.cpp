@@ -72,7 +72,8 @@ void NativeLoop::ensure_running() {
         return;
     }
     if (state_ == State::stopped) {
-        throw InvalidStateError("uvtask: the native loop has shut down (the interpreter is exiting)");
+        throw InvalidStateError(
+            "uvtask: the native loop has shut down (the interpreter is exiting)");
     }
     auto handles = std::make_unique<Handles>();
     std::promise<Loop*> ready;
@@ -114,7 +115,7 @@ void NativeLoop::run(Handles* handles, std::promise<Loop*>* ready) noexcept {
             throw std::system_error(-rc, std::generic_category(), "uvtask: the native loop");
         }
         announced = true;
-        ready->set_value(&loop);  // `ready` dies with the starter's frame: not touched again
+        ready->set_value(&loop);     // `ready` dies with the starter's frame: not touched again
         uv_run(uv, UV_RUN_DEFAULT);  // until the stop call closed the keepalive and tasks ended
         if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&handles->grace))) {
             uv_close(reinterpret_cast<uv_handle_t*>(&handles->grace), nullptr);

@@ -67,7 +67,9 @@ std::string path_bytes(const py::object& path) {
 void register_builtins(py::module_& m) {
     m.def(
         "sleep",
-        [](double seconds) { return awaitable(sleep_ns(duration_ns(seconds, "sleep")), "uvtask.sleep"); },
+        [](double seconds) {
+            return awaitable(sleep_ns(duration_ns(seconds, "sleep")), "uvtask.sleep");
+        },
         py::arg("seconds"),
         "sleep(seconds: float) -> Coroutine[Any, Any, None]\n\n"
         "Sleeps for at least `seconds` on uvtask's native loop (a libuv timer, millisecond "
@@ -77,7 +79,9 @@ void register_builtins(py::module_& m) {
         "Raises: TypeError if `seconds` is not a number; ValueError if it is negative or NaN.");
     m.def(
         "spin",
-        [](double seconds) { return awaitable(spin_ns(duration_ns(seconds, "spin")), "uvtask.spin"); },
+        [](double seconds) {
+            return awaitable(spin_ns(duration_ns(seconds, "spin")), "uvtask.spin");
+        },
         py::arg("seconds"),
         "spin(seconds: float) -> Coroutine[Any, Any, None]\n\n"
         "Keeps a CPU busy for `seconds` on uvtask's native thread, passing a checkpoint() every "

@@ -83,12 +83,10 @@ void deliver(Call& call) {
                 future.attr("set_exception")(
                     py::reinterpret_steal<py::object>(python_exception(call.error)));
                 break;
-            case End::cancelled:
-                future.attr("_native_cancelled")(call.cancel_message);
-                break;
+            case End::cancelled: future.attr("_native_cancelled")(call.cancel_message); break;
             case End::pending:
-                future.attr("set_exception")(py::reinterpret_borrow<py::object>(
-                    PyExc_RuntimeError)("uvtask: a native call was published before it ended"));
+                future.attr("set_exception")(py::reinterpret_borrow<py::object>(PyExc_RuntimeError)(
+                    "uvtask: a native call was published before it ended"));
                 break;
         }
     } catch (py::error_already_set& error) {
@@ -135,8 +133,9 @@ PYBIND11_MODULE(_uvtask, m) {
     using namespace uvtask::python::detail;
     py::options options;
     options.disable_function_signatures();  // every docstring starts with its signature
-    m.doc() = "uvtask's native side: the bridge to the uvtask loop thread and the built-in "
-              "awaitables. Use the package `uvtask`.";
+    m.doc() =
+        "uvtask's native side: the bridge to the uvtask loop thread and the built-in "
+        "awaitables. Use the package `uvtask`.";
     register_exception_translator();
 
     py::class_<NativeCall>(m, "_NativeCall", "One native call (internal).")

@@ -59,7 +59,8 @@ uvtask::Task<std::string> heavy_worker(double seconds, std::string note_path) {
         co_return "Done";
     }
     co_await uvtask::non_cancellable(pause(20ms));
-    co_await uvtask::non_cancellable(write_note(note_path, "cleaned up: " + message + " (" + kind + ")\n"));
+    co_await uvtask::non_cancellable(
+        write_note(note_path, "cleaned up: " + message + " (" + kind + ")\n"));
     {
         std::lock_guard<std::mutex> guard(journal.mutex);
         journal.cleanups.emplace_back(message, kind);
@@ -114,22 +115,31 @@ uvtask::Task<std::vector<std::int64_t>> squares(std::int64_t n) {
 PYBIND11_MODULE(_native, m) {
     m.doc() = "An example extension built on uvtask/python.hpp.";
     using uvtask::python::def;
-    def(m, "heavy_worker", &heavy_worker, "CPU-bound work; cancelled, an async cleanup, then re-raise.",
-        py::arg("seconds"), py::arg("note_path") = std::string());
-    def(m, "stubborn", &stubborn, "Sleeps; cancelled, returns 'refused: <message>'.", py::arg("seconds"));
+    def(m, "heavy_worker", &heavy_worker,
+        "CPU-bound work; cancelled, an async cleanup, then re-raise.", py::arg("seconds"),
+        py::arg("note_path") = std::string());
+    def(m, "stubborn", &stubborn, "Sleeps; cancelled, returns 'refused: <message>'.",
+        py::arg("seconds"));
     def(m, "add", &add, "a + b, natively.", py::arg("a"), py::arg("b"));
-    def(m, "native_timeout", &native_timeout, "A native wait_for that times out.", py::arg("seconds"));
+    def(m, "native_timeout", &native_timeout, "A native wait_for that times out.",
+        py::arg("seconds"));
     def(m, "fail", &fail, "Raises RuntimeError(message) natively.", py::arg("message"));
     def(m, "invalid", &invalid, "Raises ValueError(message) natively.", py::arg("message"));
     def(m, "read_text", &read_text, "The text of a file, read natively.", py::arg("path"));
     def(m, "squares", &squares, "[0, 1, 4, …, (n-1)**2], natively.", py::arg("n"));
 
-    m.def("started", [] {
-        std::lock_guard<std::mutex> guard(journal.mutex);
-        return journal.started;
-    }, "How many heavy_worker bodies have started.");
-    m.def("cleanups", [] {
-        std::lock_guard<std::mutex> guard(journal.mutex);
-        return journal.cleanups;
-    }, "The (message, kind) of every heavy_worker cleanup that has finished.");
+    m.def(
+        "started",
+        [] {
+            std::lock_guard<std::mutex> guard(journal.mutex);
+            return journal.started;
+        },
+        "How many heavy_worker bodies have started.");
+    m.def(
+        "cleanups",
+        [] {
+            std::lock_guard<std::mutex> guard(journal.mutex);
+            return journal.cleanups;
+        },
+        "The (message, kind) of every heavy_worker cleanup that has finished.");
 }

@@ -8,10 +8,12 @@
 //     #include <uvtask/python.hpp>
 //     #include <uvtask/uvtask.hpp>
 //
-//     uvtask::Task<std::uint64_t> collatz_steps(std::uint64_t n) { … co_await uvtask::checkpoint(); … }
+//     uvtask::Task<std::uint64_t> collatz_steps(std::uint64_t n) { … co_await uvtask::checkpoint();
+//     … }
 //
 //     PYBIND11_MODULE(_native, m) {
-//         uvtask::python::def(m, "collatz_steps", &collatz_steps, "Steps to reach 1.", pybind11::arg("n"));
+//         uvtask::python::def(m, "collatz_steps", &collatz_steps, "Steps to reach 1.",
+//         pybind11::arg("n"));
 //     }
 //
 // Building such a module (bindings/python/examples/ is a complete one):
@@ -79,10 +81,10 @@ public:
     CancelKind cancel_kind = CancelKind::user;
 
     // The bridge's bookkeeping (bindings/python/src/bridge.cpp); not for extension code.
-    std::weak_ptr<PortCore> port;    ///< set by the Python thread before `start`
-    PyObject* owner = nullptr;       ///< strong reference to the Python object; Python thread only
-    Call* next_ready = nullptr;      ///< link in the port's queue (under its mutex)
-    std::shared_ptr<Call> queued;    ///< keeps the call alive while it is queued
+    std::weak_ptr<PortCore> port;  ///< set by the Python thread before `start`
+    PyObject* owner = nullptr;     ///< strong reference to the Python object; Python thread only
+    Call* next_ready = nullptr;    ///< link in the port's queue (under its mutex)
+    std::shared_ptr<Call> queued;  ///< keeps the call alive while it is queued
 
 protected:
     /// Loop thread, once the task has ended and the outcome is set: hands the call to the asyncio
@@ -220,10 +222,11 @@ inline constexpr bool is_python_object_v =
 /// lives on the loop thread) and neither takes nor returns Python objects: the loop thread never
 /// holds the GIL. `extra` is passed to `pybind11::module_::def` (`pybind11::arg("n")`, …).
 template <class R, class... Args, class... Extra>
-void def(pybind11::module_& module, const char* name, Task<R> (*function)(Args...),
-         const char* doc, const Extra&... extra) {
-    static_assert((!std::is_reference_v<Args> && ...),
-                  "uvtask::python::def: take parameters by value (the coroutine outlives the call)");
+void def(pybind11::module_& module, const char* name, Task<R> (*function)(Args...), const char* doc,
+         const Extra&... extra) {
+    static_assert(
+        (!std::is_reference_v<Args> && ...),
+        "uvtask::python::def: take parameters by value (the coroutine outlives the call)");
     static_assert((!std::is_pointer_v<Args> && ...),
                   "uvtask::python::def: take parameters by value, not by pointer");
     static_assert((!detail::is_python_object_v<Args> && ...) && !detail::is_python_object_v<R>,
