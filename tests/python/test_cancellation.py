@@ -104,6 +104,36 @@ def test_the_cancel_message_reaches_the_awaiter_as_given(run):
     run(main())
 
 
+def test_the_latest_cancel_message_wins_even_when_the_native_task_received_an_earlier_one():
+    # Deterministic form of the race above: the native task (on its own thread) took the first
+    # request and ended with its message before the second request reached it.
+    import uvtask._bridge as bridge
+
+    class EndedLater:
+        def _cancel(self, text):
+            return True  # still running when each request arrives
+
+    async def main():
+        future = bridge.NativeFuture()
+        future._native = EndedLater()
+        assert future.cancel("first")
+        assert future.cancel("second")
+        future._native_cancelled("first")  # the native error carries the first message
+        with pytest.raises(asyncio.CancelledError) as caught:
+            future.result()
+        assert caught.value.args == ("second",)
+
+        own = bridge.NativeFuture()
+        own._native = EndedLater()
+        assert own.cancel("mine")
+        own._native_cancelled("interpreter exit")  # a cancel the bridge did not send
+        with pytest.raises(asyncio.CancelledError) as caught:
+            own.result()
+        assert caught.value.args == ("interpreter exit",)
+
+    asyncio.run(main())
+
+
 def test_cancelling_before_the_task_first_ran_never_starts_the_native_work(run):
     async def main():
         before = ex.started()

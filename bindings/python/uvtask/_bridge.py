@@ -28,7 +28,7 @@ class NativeFuture(asyncio.Future):
 
     _native = None
     _cancel_msg = None  # the latest accepted cancel's message, as given
-    _cancel_text = None  # ... and as sent to the native task
+    _cancel_texts = None  # every message sent to the native task (as str), once accepted
 
     def cancel(self, msg=None):
         if self.done():
@@ -38,15 +38,22 @@ class NativeFuture(asyncio.Future):
             return super().cancel(msg)
         text = "" if msg is None else str(msg)
         if native._cancel(text):
-            self._cancel_msg, self._cancel_text = msg, text
+            self._cancel_msg = msg
+            if self._cancel_texts is None:
+                self._cancel_texts = set()
+            self._cancel_texts.add(text)
             return True
         # The native task has ended and its result is on its way: like a done future, refuse,
         # so that asyncio delivers the cancel to the awaiting task itself.
         return False
 
     def _native_cancelled(self, text):
-        """The native task ended cancelled, with `text` as its CancelledError's message."""
-        if text == self._cancel_text:
+        """The native task ended cancelled, with `text` as its CancelledError's message. Ended by
+        one of this future's cancels: the latest accepted cancel's message wins, as given — the
+        native task may have received an earlier one first (it runs on another thread, and a
+        later request does not rewrite an error already thrown). Ended by a cancel of its own
+        (the interpreter's exit, a native deadline): its message."""
+        if self._cancel_texts is not None and text in self._cancel_texts:
             msg = self._cancel_msg
         else:
             msg = text or None
