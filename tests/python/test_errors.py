@@ -43,6 +43,32 @@ def test_a_bad_value_raises_value_error_at_the_call(call):
         call()
 
 
+def test_a_path_with_a_nul_byte_raises_value_error_at_the_call_instead_of_hashing_its_prefix(
+        tmp_path):
+    real = tmp_path / "data.bin"
+    real.write_bytes(b"abc")  # what the OS would open if the path were cut at the NUL
+    for path in (str(real) + "\0.txt", bytes(real) + b"\0.txt"):
+        with pytest.raises(ValueError, match="null byte"):
+            uvtask.sha256_file(path)
+
+
+def test_awaiting_outside_a_running_asyncio_loop_raises_runtime_error_and_starts_nothing():
+    coro = uvtask.spin(30.0)
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        coro.send(None)
+    assert uvtask.live_tasks() == 0
+
+
+def test_awaiting_a_native_awaitable_twice_raises_runtime_error(run):
+    async def main():
+        coro = uvtask.sleep(0)
+        await coro
+        with pytest.raises(RuntimeError, match="cannot reuse already awaited coroutine"):
+            await coro
+
+    run(main())
+
+
 def test_infinite_durations_are_accepted_and_cancellable(run):
     async def main():
         job = asyncio.create_task(uvtask.sleep(math.inf))

@@ -56,10 +56,15 @@ std::uint64_t prime_limit(const py::int_& limit) {
     return static_cast<std::uint64_t>(value);
 }
 
-/// A path argument (str, bytes or os.PathLike) as the bytes the OS sees.
+/// A path argument (str, bytes or os.PathLike) as the bytes the OS sees. `ValueError` for an
+/// embedded NUL byte (as `open()` says): the OS would see only the path before it.
 std::string path_bytes(const py::object& path) {
     py::object fspath = py::module_::import("os").attr("fsencode")(path);  // TypeError for others
-    return fspath.cast<std::string>();
+    std::string bytes = fspath.cast<std::string>();
+    if (bytes.find('\0') != std::string::npos) {
+        throw py::value_error("uvtask: embedded null byte in path");
+    }
+    return bytes;
 }
 
 }  // namespace
@@ -115,8 +120,9 @@ void register_builtins(py::module_& m) {
         "checkpoint() after every 16 KiB.\n\n"
         "Completes when: the whole file is hashed. Cancelling the awaiting task stops it between "
         "two blocks or two slices (a read already running completes first); the file is closed.\n"
-        "Raises: TypeError if `path` is not a path; FileNotFoundError, IsADirectoryError, "
-        "PermissionError… (OSError with errno and filename) at the await.");
+        "Raises: TypeError if `path` is not a path, ValueError if it has a NUL byte (at the "
+        "call); FileNotFoundError, IsADirectoryError, PermissionError… (OSError with errno and "
+        "filename) at the await.");
     m.def(
         "live_tasks",
         [] {

@@ -23,7 +23,7 @@ def sha256_file(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> Co
     """The SHA-256 of the file at `path` (64 lowercase hex digits), read in 256 KiB blocks
     through libuv's thread pool and hashed natively with a checkpoint() after every 16 KiB; a
     cancel stops it between blocks or slices and closes the file. TypeError if `path` is not a
-    path (at the call); OSError subclasses with errno and filename (FileNotFoundError,
+    path, ValueError if it has a NUL byte (at the call); OSError subclasses with errno and filename (FileNotFoundError,
     IsADirectoryError…) at the await."""
 
 def live_tasks() -> int:
