@@ -394,10 +394,10 @@ def main():
         f.write("\n")
 
     title = f"Cancellation latency (ECDF) — {date} — {mach_line}"
-    plot(runs, os.path.join(args.out, "latency.png"), title)
-    print(f"\nwrote {os.path.relpath(os.path.join(args.out, 'results.json'))}, "
-          f"{os.path.relpath(os.path.join(args.out, 'table.md'))}, "
-          f"{os.path.relpath(os.path.join(args.out, 'latency.png'))}", file=sys.stderr)
+    written = [os.path.join(args.out, "results.json"), os.path.join(args.out, "table.md")]
+    if plot(runs, os.path.join(args.out, "latency.png"), title):
+        written.append(os.path.join(args.out, "latency.png"))
+    print("\nwrote " + ", ".join(os.path.relpath(p) for p in written), file=sys.stderr)
     return 0
 
 
