@@ -60,9 +60,14 @@ TEST_SUITE("errors") {
         *own = co_await cancel_of(yield_once());
         co_await child;
     }
-    Task<void> wait_for_sigint(bool* raised) {
+    Task<void> wait_for_sigint(bool* raised, std::optional<CancelledError>* received) {
         *raised = std::raise(SIGINT) == 0;
-        co_await sleep(1h);
+        try {
+            co_await sleep(1h);
+        } catch (const CancelledError& e) {
+            *received = e;
+            throw;
+        }
     }
     }  // namespace
 
@@ -108,15 +113,20 @@ TEST_SUITE("errors") {
         CHECK(own->message() == "stopping");
         CHECK(child.kind == CancelKind::shutdown);
 
-        // SIGINT during run() cancels main as `signal`, message "SIGINT".
+        // SIGINT during run() cancels main as `signal`, message "SIGINT" (then, with
+        // exit_on_sigint off, run() throws KeyboardInterrupt instead of ending the process).
         bool raised = false;
         std::optional<CancelledError> sigint;
+        RunOptions options;
+        options.exit_on_sigint = false;
+        bool interrupted = false;
         try {
-            run(wait_for_sigint(&raised));
-        } catch (const CancelledError& e) {
-            sigint = e;
+            run(wait_for_sigint(&raised, &sigint), options);
+        } catch (const KeyboardInterrupt&) {
+            interrupted = true;
         }
         CHECK(raised);
+        CHECK(interrupted);
         REQUIRE(sigint.has_value());
         CHECK(sigint->kind() == CancelKind::signal);
         CHECK(sigint->message() == "SIGINT");
