@@ -158,7 +158,8 @@ class File {
 public:
     /// An empty (closed) File. At once; not a suspension point; throws nothing; any thread.
     File() noexcept = default;
-    /// Runtime use: owns `fd`. At once; not a suspension point; throws nothing; any thread.
+    /// Takes ownership of the open descriptor `fd` (the File closes it). At once; not a
+    /// suspension point; throws nothing; any thread.
     explicit File(uv_file fd) noexcept : fd_(fd) {}
     /// Takes `other`'s descriptor; `other` is empty after.
     /// At once; not a suspension point; throws nothing; any thread.

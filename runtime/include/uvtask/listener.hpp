@@ -7,6 +7,7 @@
 
 #include <coroutine>
 
+#include "uvtask/stream.hpp"
 #include "uvtask/detail/io_awaiter.hpp"
 
 namespace uvtask {
@@ -47,7 +48,7 @@ template <class T>
 class AcceptAwaiter : public AcceptAwaiterBase {
 public:
     using AcceptAwaiterBase::AcceptAwaiterBase;
-    T await_resume() { return T(resume_core()); }
+    T await_resume() { return StreamAccess::adopt<T>(resume_core()); }
 };
 
 }  // namespace detail

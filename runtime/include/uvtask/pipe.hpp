@@ -18,9 +18,6 @@ public:
     /// An empty stream (behaves as a closed one).
     /// At once; not a suspension point; throws nothing; any thread.
     PipeStream() noexcept = default;
-    /// Runtime use: wraps a connected core whose reference the caller hands over.
-    /// At once; not a suspension point; throws nothing; loop thread only.
-    explicit PipeStream(detail::StreamCore* adopted) noexcept : Stream(adopted) {}
 
     /// Connects to the Unix domain socket at `path` (`uv_pipe_connect`) and returns the
     /// connected stream.
@@ -32,12 +29,16 @@ public:
     /// reached it is returned (atomic completion) and the cancel waits for the next suspension
     /// point.
     /// Throws: `IoError` (operation "connect", detail the path): `ENOENT` (no such socket),
-    /// `ECONNREFUSED` (nobody listens), `ENAMETOOLONG` (longer than 107 bytes);
+    /// `ECONNREFUSED` (nobody listens), `ENAMETOOLONG` (longer than 107 bytes), `EINVAL` (a NUL byte in it);
     /// `CancelledError`; `InvalidStateError` outside a task; `std::bad_alloc` (at the call).
     /// Thread safety: the awaiting task's loop thread.
     [[nodiscard]] static detail::ConnectAwaiter<PipeStream> connect(std::string path) {
         return detail::ConnectAwaiter<PipeStream>{std::move(path)};
     }
+
+private:
+    friend struct detail::StreamAccess;
+    explicit PipeStream(detail::StreamCore* adopted) noexcept : Stream(adopted) {}
 };
 
 /// A listening Unix domain socket. Same accept semantics as `TcpListener`. Closing it does not

@@ -30,9 +30,23 @@ struct BrokenWrite {
     std::size_t size = 0;
 };
 
+class Stream;
+
 namespace detail {
 
 class StreamCore;  // the libuv handle and the read buffer, freed after libuv's close callback
+
+/// The runtime's access to a stream's core (not public API): wraps an adopted core in a
+/// `Stream` type, reads a stream's core.
+struct StreamAccess {
+    /// A `S` (TcpStream, PipeStream) owning `core`, whose reference the caller hands over.
+    template <class S>
+    [[nodiscard]] static S adopt(StreamCore* core) noexcept {
+        return S(core);
+    }
+    /// `stream`'s core (null when empty).
+    [[nodiscard]] static StreamCore* core(const Stream& stream) noexcept;
+};
 struct StreamWriteOp;
 struct StreamShutdownOp;
 
@@ -185,7 +199,7 @@ template <class T>
 class ConnectAwaiter : public StreamConnectAwaiter {
 public:
     using StreamConnectAwaiter::StreamConnectAwaiter;
-    T await_resume() { return T(resume_core()); }
+    T await_resume() { return StreamAccess::adopt<T>(resume_core()); }
 };
 
 }  // namespace detail
@@ -383,15 +397,16 @@ public:
     /// At once; not a suspension point; throws nothing; loop thread only.
     [[nodiscard]] uv_stream_t* native_handle() const noexcept;
 
-    /// Runtime use: wraps a core whose reference the caller hands over.
-    /// At once; not a suspension point; throws nothing; loop thread only.
-    explicit Stream(detail::StreamCore* adopted) noexcept : core_(adopted) {}
-    /// Runtime use: the shared core (null when empty).
-    /// At once; not a suspension point; throws nothing; loop thread only.
-    [[nodiscard]] detail::StreamCore* native_core() const noexcept { return core_; }
-
 protected:
+    explicit Stream(detail::StreamCore* adopted) noexcept : core_(adopted) {}
     detail::StreamCore* core_ = nullptr;  // one reference, released by the destructor
+
+private:
+    friend struct detail::StreamAccess;
 };
+
+inline detail::StreamCore* detail::StreamAccess::core(const Stream& stream) noexcept {
+    return stream.core_;
+}
 
 }  // namespace uvtask

@@ -20,9 +20,9 @@ namespace uvtask {
 /// Move-only; belongs to its loop's thread.
 class TcpStream : public Stream {
 public:
+    /// An empty stream (behaves as a closed one).
+    /// At once; not a suspension point; throws nothing; any thread.
     TcpStream() noexcept = default;
-    /// Runtime use: wraps a connected core whose reference the caller hands over.
-    explicit TcpStream(detail::StreamCore* adopted) noexcept : Stream(adopted) {}
 
     /// Connects to `address` (`uv_tcp_connect`) and returns the connected stream.
     /// A suspension point. A connect cannot be `uv_cancel`led: cancelled while connecting, the
@@ -51,6 +51,10 @@ public:
     [[nodiscard]] SocketAddress local_address() const;
     /// The peer's address. Throws `IoError` (`EBADF` when closed, `ENOTCONN`).
     [[nodiscard]] SocketAddress peer_address() const;
+
+private:
+    friend struct detail::StreamAccess;
+    explicit TcpStream(detail::StreamCore* adopted) noexcept : Stream(adopted) {}
 };
 
 /// Options of `TcpListener::bind`.

@@ -240,8 +240,9 @@ Process spawn_process(std::vector<std::string> args, ProcessOptions options) {
                 break;
             case StdioMode::ignore: stdio[i].flags = UV_IGNORE; break;
             case StdioMode::pipe: {
-                *pipes[i] = PipeStream(detail::StreamCore::create(detail::StreamKind::pipe));
-                detail::StreamCore* core = pipes[i]->native_core();
+                *pipes[i] = detail::StreamAccess::adopt<PipeStream>(
+                    detail::StreamCore::create(detail::StreamKind::pipe));
+                detail::StreamCore* core = detail::StreamAccess::core(*pipes[i]);
                 if (const int rc = core->init(loop); rc < 0) {
                     detail::throw_io_error(rc, "spawn", args[0]);
                 }
