@@ -238,8 +238,12 @@ Task<void> World::run_wait(Puppet* p, Command c) {
             co_return;
         }
         case Op::wait_for_task: {
+            // The model's wait_for on a new task: the child is a task of its own (spawned here,
+            // its handle not shared), cancelled and waited for on expiry. (wait_for on a Task
+            // runs it inline in the awaiting task; the spawned form is the one modelled.)
             Puppet& child = puppet(c.children.at(0));
-            const int v = co_await wait_for(body(&child), timeout);
+            TaskHandle<int> own = spawn(body(&child), child.name);
+            const int v = co_await wait_for(own, timeout);
             note(p, c.seq, "wait_for(join=" + std::to_string(v) + ")");
             co_return;
         }
