@@ -7,7 +7,6 @@
 
 #include <coroutine>
 
-#include "uvtask/stream.hpp"
 #include "uvtask/detail/io_awaiter.hpp"
 
 namespace uvtask {

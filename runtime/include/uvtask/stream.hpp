@@ -30,23 +30,7 @@ struct BrokenWrite {
     std::size_t size = 0;
 };
 
-class Stream;
-
 namespace detail {
-
-class StreamCore;  // the libuv handle and the read buffer, freed after libuv's close callback
-
-/// The runtime's access to a stream's core (not public API): wraps an adopted core in a
-/// `Stream` type, reads a stream's core.
-struct StreamAccess {
-    /// A `S` (TcpStream, PipeStream) owning `core`, whose reference the caller hands over.
-    template <class S>
-    [[nodiscard]] static S adopt(StreamCore* core) noexcept {
-        return S(core);
-    }
-    /// `stream`'s core (null when empty).
-    [[nodiscard]] static StreamCore* core(const Stream& stream) noexcept;
-};
 struct StreamWriteOp;
 struct StreamShutdownOp;
 

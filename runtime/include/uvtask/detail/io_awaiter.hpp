@@ -5,7 +5,25 @@
 
 #include "uvtask/detail/suspension_point.hpp"
 
+namespace uvtask {
+class Stream;
+}  // namespace uvtask
+
 namespace uvtask::detail {
+
+class StreamCore;  // the libuv handle and the read buffer, freed after libuv's close callback
+
+/// The runtime's access to a stream's core (not public API): wraps an adopted core in a
+/// `Stream` type (the accept and connect awaiters), reads a stream's core.
+struct StreamAccess {
+    /// A `S` (TcpStream, PipeStream) owning `core`, whose reference the caller hands over.
+    template <class S>
+    [[nodiscard]] static S adopt(StreamCore* core) noexcept {
+        return S(core);
+    }
+    /// `stream`'s core (null when empty); defined in stream.hpp.
+    [[nodiscard]] static StreamCore* core(const Stream& stream) noexcept;
+};
 
 /// A `SuspensionPoint` whose operation ends with a libuv status. The libuv callback (in the
 /// runtime's .cpp files) calls `complete(status)`; a cancel hook that has asked libuv to stop
