@@ -20,9 +20,11 @@ RANK = {name: i for i, name in enumerate(LAYERS)}
 PUBLIC = {
     # core: task state, frames, errors, this_task
     "errors.hpp": "core",
+    "outcome.hpp": "core",
     "exception_handler.hpp": "core",
     "this_task.hpp": "core",
     "task.hpp": "core",
+    "detail/awaiter_traits.hpp": "core",
     "detail/frame_allocator.hpp": "core",
     "detail/cancel_scope.hpp": "core",
     "detail/intrusive_list.hpp": "core",
@@ -35,6 +37,7 @@ PUBLIC = {
     "loop.hpp": "loop",
     "loop_group.hpp": "loop",
     "non_cancellable.hpp": "loop",
+    "nothrow.hpp": "loop",
     "operation.hpp": "loop",
     "run.hpp": "loop",
     "shield.hpp": "loop",

@@ -26,6 +26,9 @@ public:
     [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume() const { finish("sleep()"); }
+    Outcome<void> await_resume_outcome() noexcept {
+        return outcome_or<void>([this] { finish("sleep()"); });
+    }
 
 private:
     static void on_timer(TimerNode* node) noexcept;

@@ -58,8 +58,10 @@ public:
     [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     std::size_t await_resume();
+    Outcome<std::size_t> await_resume_outcome() noexcept;
 
 private:
+    void release_claim() noexcept;
     static void on_cancel(Suspension* self) noexcept;
     friend class StreamCore;
     StreamCoreRef core_;

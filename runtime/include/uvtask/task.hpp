@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "uvtask/errors.hpp"
+#include "uvtask/outcome.hpp"
 #include "uvtask/detail/frame_allocator.hpp"
 #include "uvtask/detail/raise.hpp"
 #include "uvtask/detail/task_state.hpp"
@@ -40,6 +41,31 @@ struct FinalAwaiter {
         return std::noop_coroutine();
     }
     void await_resume() const noexcept {}
+};
+
+/// `co_yield propagate(outcome)`: ends the coroutine with the outcome's cancellation or
+/// exception, without throwing. The coroutine stays suspended here and is treated as ended:
+/// whoever awaited it inline reads the ending from the promise, then destroys the frame (and
+/// the cancellation this awaiter holds with it); the body of a spawned task completes the task.
+class PropagateAwaiter {
+public:
+    explicit PropagateAwaiter(Propagation ending) noexcept : ending_(std::move(ending)) {}
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    template <class Promise>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> frame) noexcept {
+        PromiseBase& promise = frame.promise();
+        if (auto* cancel = std::get_if<CancelledError>(&ending_.ending)) {
+            promise.propagated_cancel = cancel;
+        } else {
+            promise.exception = std::get<std::exception_ptr>(ending_.ending);
+            promise.exception_is_cancel = ending_.exception_is_cancel;
+        }
+        return FinalAwaiter{}.await_suspend(frame);  // may destroy `frame` (and us)
+    }
+    void await_resume() const noexcept {}  // never resumed
+
+private:
+    Propagation ending_;
 };
 
 template <class T>
@@ -72,6 +98,10 @@ public:
     void unhandled_exception() noexcept {
         this->exception = std::current_exception();
         this->exception_is_cancel = current_exception_is_cancel();
+    }
+    /// `co_yield propagate(outcome)` (outcome.hpp): the coroutine ends there.
+    [[nodiscard]] PropagateAwaiter yield_value(Propagation ending) noexcept {
+        return PropagateAwaiter(std::move(ending));
     }
 
     static void* operator new(std::size_t size) { return allocate_frame(size); }
@@ -162,17 +192,47 @@ public:
             frame_.promise().continuation = caller;
             return frame_;
         }
-        /// The body's value, or rethrows the exception that escaped it; `InvalidStateError`
-        /// for an empty Task.
+        /// The body's value, or rethrows the exception that escaped it (throws the
+        /// cancellation it ended with by `propagate`); `InvalidStateError` for an empty Task.
         T await_resume() {
             if (!frame_) {
-                throw InvalidStateError("co_await on an empty Task (already awaited or spawned?)");
+                detail::throw_empty_task();
             }
             auto& promise = frame_.promise();
+            if (promise.propagated_cancel != nullptr) [[unlikely]] {
+                throw std::move(*promise.propagated_cancel);
+            }
             if (promise.exception) {
                 std::rethrow_exception(promise.exception);
             }
             return promise.take_value();
+        }
+        /// For `nothrow(task)`: how the body ended, as an `Outcome` (a cancellation it ended
+        /// with by `propagate` without a throw; one that escaped it as a thrown
+        /// `CancelledError` is read back by one rethrow). Throws nothing but `std::bad_alloc`.
+        Outcome<T> await_resume_outcome() {
+            if (!frame_) {
+                return Outcome<T>::failed(detail::empty_task_error());
+            }
+            auto& promise = frame_.promise();
+            if (promise.propagated_cancel != nullptr) {
+                return Outcome<T>::cancelled(std::move(*promise.propagated_cancel));
+            }
+            if (promise.exception) {
+                if (promise.exception_is_cancel) {
+                    return Outcome<T>::cancelled(detail::cancellation_of(promise.exception));
+                }
+                return Outcome<T>::failed(promise.exception);
+            }
+            try {
+                if constexpr (std::is_void_v<T>) {
+                    return Outcome<T>();
+                } else {
+                    return Outcome<T>(promise.take_value());
+                }
+            } catch (...) {
+                return Outcome<T>::failed(std::current_exception());
+            }
         }
 
     private:

@@ -93,7 +93,7 @@ public:
             throw InvalidStateError("task '" + s.name() + "' is not done yet");
         }
         if (s.ending() == detail::Ending::cancelled) {
-            std::rethrow_exception(s.take_exception());
+            s.throw_cancelled_ending();
         }
         return s.ending() == detail::Ending::failed ? s.take_exception() : nullptr;
     }

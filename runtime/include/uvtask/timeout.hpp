@@ -173,8 +173,9 @@ private:
     [[nodiscard]] Exit leave(bool failed, bool is_cancel) noexcept;
     /// The work's frame is destroyed before it ended (loop teardown): disarm, touch nothing later.
     void abandon() noexcept;
-    /// Throws the `TimeoutError` or the pending `CancelledError` of `exit`.
-    [[noreturn]] void throw_for(Exit exit, const char* operation) const;
+    /// The `TimeoutError` or the pending `CancelledError` of `exit`, as the bounded coroutine's
+    /// ending (no throw).
+    [[nodiscard]] detail::Propagation ending_for(Exit exit, const char* operation) const noexcept;
     /// A deadline `delay_ns` from now.
     [[nodiscard]] static Deadline from_delay_ns(std::uint64_t delay_ns) noexcept {
         return Deadline(after_ns(delay_ns));
@@ -208,8 +209,9 @@ struct DeadlineAccess {
         return deadline.leave(failed, is_cancel);
     }
     static void abandon(Deadline& deadline) noexcept { deadline.abandon(); }
-    [[noreturn]] static void throw_for(const Deadline& deadline, Exit exit, const char* operation) {
-        deadline.throw_for(exit, operation);
+    [[nodiscard]] static Propagation ending_for(const Deadline& deadline, Exit exit,
+                                                const char* operation) noexcept {
+        return deadline.ending_for(exit, operation);
     }
 };
 
@@ -238,22 +240,27 @@ Task<std::conditional_t<MoveOn, MoveOnResult<T>, T>> bounded(Deadline* deadline,
     Access::enter(scope, operation);
     DeadlineGuard guard(scope);
     Settled<T> outcome = co_await settle(std::move(work));
-    const Access::Exit exit = Access::leave(scope, outcome.error != nullptr, outcome.is_cancel);
+    const Access::Exit exit = Access::leave(scope, outcome.failed(), outcome.is_cancel);
     if constexpr (MoveOn) {
         if (exit == Access::Exit::timed_out) {
             co_return MoveOnResult<T>{};
         }
     }
+    // The zero-exception path (docs/zero-exception.md): the work's cancellation, the timeout
+    // and the work's failure leave this coroutine without a throw; a plain `co_await` of it
+    // throws once, at the caller.
     if (exit != Access::Exit::deliver) {
-        Access::throw_for(scope, exit, operation);
+        co_yield Access::ending_for(scope, exit, operation);
+    }
+    if (outcome.failed()) {
+        co_yield std::move(outcome).ending();
     }
     if constexpr (MoveOn && std::is_void_v<T>) {
-        outcome.get();
         co_return true;
     } else if constexpr (std::is_void_v<T>) {
-        outcome.get();
+        co_return;
     } else {
-        co_return outcome.get();
+        co_return std::move(*outcome.value);
     }
 }
 

@@ -33,6 +33,16 @@ public:
         }
         finish("yield_now()");
     }
+    Outcome<void> await_resume_outcome() noexcept {
+        if (status_ == Status::waiting) [[likely]] {
+            task_->leave_suspension();
+            return {};
+        }
+        if (status_ == Status::cancelled && task_ != nullptr) {
+            task_->leave_suspension();
+        }
+        return outcome_or<void>([this] { finish("yield_now()"); });
+    }
 
 private:
     // Already in the ready queue: the error is thrown when it is resumed.
@@ -55,6 +65,12 @@ public:
         if (status_ != Status::fresh) {
             YieldAwaiter::await_resume();
         }
+    }
+    Outcome<void> await_resume_outcome() noexcept {
+        if (status_ == Status::fresh) [[likely]] {
+            return {};
+        }
+        return YieldAwaiter::await_resume_outcome();
     }
 };
 

@@ -64,6 +64,29 @@ bool current_exception_is_cancel() noexcept {
     return type != nullptr && *type == typeid(CancelledError);
 }
 
+void throw_empty_task() {
+    throw InvalidStateError("co_await on an empty Task (already awaited or spawned?)");
+}
+
+std::exception_ptr empty_task_error() noexcept {
+    return std::make_exception_ptr(
+        InvalidStateError("co_await on an empty Task (already awaited or spawned?)"));
+}
+
+std::exception_ptr propagate_of_value() noexcept {
+    return std::make_exception_ptr(
+        InvalidStateError("propagate(): the Outcome holds a value, not a cancellation or an "
+                          "exception (return the value with co_return)"));
+}
+
+CancelledError cancellation_of(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const CancelledError& cancel) {
+        return cancel;  // a copy: the exception object is shared with whoever else holds `error`
+    }
+}
+
 void throw_outside_task(const char* operation) {
     throw InvalidStateError(std::string(operation) +
                             " awaited outside a uvtask task (spawn it, or use run())");

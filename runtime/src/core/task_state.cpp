@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "uvtask/exception_handler.hpp"
+#include "uvtask/detail/raise.hpp"
 
 namespace uvtask::detail {
 
@@ -263,7 +264,9 @@ bool TaskState::start_or_skip() noexcept {
 }
 
 void TaskState::on_body_final(std::coroutine_handle<> frame, PromiseBase& promise) noexcept {
-    if (promise.exception) {
+    if (promise.propagated_cancel != nullptr) {
+        end_cancelled(*promise.propagated_cancel);  // before the frame that holds it goes
+    } else if (promise.exception) {
         ending_ = promise.exception_is_cancel ? Ending::cancelled : Ending::failed;
         exception_ = std::move(promise.exception);
     } else {
@@ -273,6 +276,53 @@ void TaskState::on_body_final(std::coroutine_handle<> frame, PromiseBase& promis
     frame_ = {};
     frame.destroy();
     finish();
+}
+
+void TaskState::end_cancelled(CancelledError& error) noexcept {
+    ending_ = Ending::cancelled;
+    ending_kind_ = error.kind();
+    if (error.message().empty()) {
+        return;
+    }
+    try {
+        // Under the lock: another thread may be creating the extras for a cancel() right now.
+        Guard guard(lock_);
+        extras().ending_message = error.message();
+    } catch (...) {
+        // Out of memory: the ending keeps its kind, without the message.
+    }
+}
+
+std::exception_ptr TaskState::ending_exception() noexcept {
+    if (ending_ == Ending::cancelled && !exception_) {
+        try {
+            // No throw: libstdc++'s make_exception_ptr builds the exception object in place.
+            return std::make_exception_ptr(ending_cancellation());
+        } catch (...) {
+            return std::current_exception();  // std::bad_alloc copying the message
+        }
+    }
+    mark_retrieved();
+    return exception_;
+}
+
+CancelledError TaskState::ending_cancellation() const {
+    if (exception_) {
+        return cancellation_of(exception_);  // the body let a thrown CancelledError escape
+    }
+    // After done() (acquire): the message was written before the end was published.
+    std::string message;
+    if (extras_) {
+        message = extras_->ending_message;
+    }
+    return CancelledError(std::move(message), ending_kind_);
+}
+
+void TaskState::throw_cancelled_ending() const {
+    if (exception_) {
+        std::rethrow_exception(exception_);
+    }
+    throw ending_cancellation();
 }
 
 void TaskState::finish() noexcept {

@@ -181,15 +181,26 @@ void StreamReadAwaiter::on_cancel(Suspension* self) noexcept {
     reader->complete_cancelled();
 }
 
+void StreamReadAwaiter::release_claim() noexcept {
+    if (core_.get() != nullptr && core_->reader() == this) {
+        core_->set_reader(nullptr, 0);  // release the claim, whatever happens next
+    }
+}
+
+Outcome<std::size_t> StreamReadAwaiter::await_resume_outcome() noexcept {
+    if (!was_misused()) {
+        release_claim();  // as await_resume does before it looks at the status
+    }
+    return outcome_or<std::size_t>([this] { return await_resume(); });
+}
+
 std::size_t StreamReadAwaiter::await_resume() {
     const char* operation = exact_ ? "read_exact" : "read_some";
     if (was_misused()) {
         throw InvalidStateError(std::string(operation) +
                                 ": another task is already reading this stream");
     }
-    if (core_.get() != nullptr && core_->reader() == this) {
-        core_->set_reader(nullptr, 0);  // release the claim, whatever happens next
-    }
+    release_claim();
     finish(operation);
     if (result_ < 0) {
         throw_io_error(result_, operation,

@@ -61,7 +61,7 @@ void JoinScope::on_child_done(void* owner, TaskState& child, std::size_t index,
         return;
     }
     if (!self->first_failure_ && !self->children_.cancelling_children()) {
-        self->first_failure_ = child.take_exception();
+        self->first_failure_ = child.ending_exception();
         self->children_.cancel_children("gather(): another task failed", CancelKind::parent);
     }
     // A failure after the first stays unretrieved in its task: the runtime reports it when the

@@ -148,11 +148,17 @@ void Deadline::abandon() noexcept {
     }
 }
 
-void Deadline::throw_for(Exit exit, const char* operation) const {
+detail::Propagation Deadline::ending_for(Exit exit, const char* operation) const noexcept {
     if (exit == Exit::deliver_pending_cancel) {
-        throw task_->take_cancel();
+        return {task_->take_cancel()};
     }
-    throw TimeoutError(std::string(operation) + ": the deadline expired");
+    // No throw: the TimeoutError is built in place (thrown once, by a plain co_await of ours).
+    try {
+        return {std::make_exception_ptr(
+            TimeoutError(std::string(operation) + ": the deadline expired"))};
+    } catch (...) {
+        return {std::current_exception()};  // out of memory for the message
+    }
 }
 
 }  // namespace uvtask

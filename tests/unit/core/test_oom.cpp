@@ -9,13 +9,13 @@
 #include <string>
 
 #include "failing_allocations.hpp"
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
 using uvtask::testing::FailingAllocations;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -57,7 +57,7 @@ TEST_SUITE("oom") {
                 CHECK(outer.cancel(std::move(message)));
             }
             CHECK(uvtask::testing::failed_allocations.load() > 0);
-            Outcome<void> out = co_await settled(outer);
+            Ended<void> out = co_await settled(outer);
             CHECK(out.threw<CancelledError>());
             CHECK(inner.cancelled());  // passed on, without its message
         }());
@@ -73,7 +73,7 @@ TEST_SUITE("oom") {
                 co_await yield_now();  // the task's first step runs meanwhile: it is skipped
             }
             REQUIRE(task.cancelled());
-            Outcome<int> out = outcome_of(task);
+            Ended<int> out = outcome_of(task);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == long_message);
         }());
@@ -81,8 +81,8 @@ TEST_SUITE("oom") {
 
     TEST_CASE("gather whose first task cannot be spawned throws the allocation failure") {
         run_test([]() -> Task<void> {
-            Task<Outcome<std::tuple<Big, int>>> both = outcome_of(gather(big(), answer()));
-            Outcome<std::tuple<Big, int>> out;
+            Task<Ended<std::tuple<Big, int>>> both = outcome_of(gather(big(), answer()));
+            Ended<std::tuple<Big, int>> out;
             {
                 FailingAllocations fail(0, 1);  // exactly the first task's state
                 out = co_await std::move(both);
@@ -106,7 +106,7 @@ TEST_SUITE("oom") {
                 CHECK(d->when() == before);
                 co_await sleep(5s);  // the old deadline (20 ms) still ends this
             };
-            Outcome<void> out = co_await outcome_of(deadline.run(work(&deadline)));
+            Ended<void> out = co_await outcome_of(deadline.run(work(&deadline)));
             CHECK(out.threw<TimeoutError>());
         }());
     }

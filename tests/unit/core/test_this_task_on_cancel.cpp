@@ -12,12 +12,12 @@
 
 #include <uvtask/uvtask.hpp>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -61,7 +61,7 @@ TEST_SUITE("this_task") {
             co_await yield_now();
             std::thread other([task] { CHECK(task.cancel("from elsewhere")); });
             other.join();
-            Outcome<void> out = co_await settled(task);
+            Ended<void> out = co_await settled(task);
             CHECK(out.threw<CancelledError>());
             CHECK(calls.count == 1);
             CHECK(calls.thread == std::this_thread::get_id());  // the loop's thread, not other's
@@ -93,7 +93,7 @@ TEST_SUITE("this_task") {
             TaskHandle<int> task = spawn(body());
             co_await yield_now();
             task.cancel();
-            Outcome<int> out = co_await settled(task);
+            Ended<int> out = co_await settled(task);
             REQUIRE(out.ok());
             CHECK(*out.value == 1);
         }());

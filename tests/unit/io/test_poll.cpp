@@ -13,12 +13,12 @@
 #include <uvtask/uvtask.hpp>
 
 #include "io_test_support.hpp"
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -78,7 +78,7 @@ TEST_SUITE("poll") {
             TaskHandle<void> waiter = spawn(wait_on(pipe.read_end()));
             co_await yield_now();
             CHECK(waiter.cancel("enough"));
-            Outcome<void> out = co_await settled(waiter);
+            Ended<void> out = co_await settled(waiter);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "enough");
             REQUIRE(::write(pipe.write_end(), "y", 1) == 1);
@@ -90,7 +90,7 @@ TEST_SUITE("poll") {
     TEST_CASE("wait_for(wait_readable(fd), timeout) throws TimeoutError when nothing arrives") {
         run_test([]() -> Task<void> {
             Pipe pipe;
-            Outcome<void> out = co_await outcome_of(wait_for(wait_readable(pipe.read_end()), 5ms));
+            Ended<void> out = co_await outcome_of(wait_for(wait_readable(pipe.read_end()), 5ms));
             CHECK(out.threw<TimeoutError>());
         }());
     }
@@ -103,7 +103,7 @@ TEST_SUITE("poll") {
             auto body = [](int fd, bool* started) -> Task<std::string> {
                 *started = true;
                 co_await wait_readable(fd);
-                Outcome<void> next = co_await outcome_of(wait_on(fd));
+                Ended<void> next = co_await outcome_of(wait_on(fd));
                 co_return next.threw<CancelledError>() ? "ready, then cancelled" : "?";
             };
             TaskHandle<std::string> task = spawn(body(pipe.read_end(), &started));
@@ -118,12 +118,12 @@ TEST_SUITE("poll") {
 
     TEST_CASE("a closed descriptor is an IoError EBADF, a regular file one that epoll refuses") {
         run_test([]() -> Task<void> {
-            Outcome<void> bad = co_await outcome_of(wait_on(987654));
+            Ended<void> bad = co_await outcome_of(wait_on(987654));
             REQUIRE(bad.threw<IoError>());
             CHECK(bad.as<IoError>()->uv_name() == "EBADF");
             std::FILE* file = std::tmpfile();
             REQUIRE(file != nullptr);
-            Outcome<void> regular = co_await outcome_of(wait_on(::fileno(file)));
+            Ended<void> regular = co_await outcome_of(wait_on(::fileno(file)));
             std::fclose(file);
             CHECK(regular.threw<IoError>());
         }());

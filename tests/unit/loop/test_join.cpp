@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
 
@@ -53,7 +53,7 @@ TEST_SUITE("join") {
                 }
                 co_await sleep(1ms);  // every link has started and waits for the next
                 CHECK(chain.back().cancel("from the head"));
-                Outcome<void> head = co_await settled(chain.back());
+                Ended<void> head = co_await settled(chain.back());
                 REQUIRE(head.threw<CancelledError>());
                 CHECK(head.as<CancelledError>()->message() == "from the head");
                 for (const TaskHandle<void>& link : chain) {
@@ -74,7 +74,7 @@ TEST_SUITE("join") {
             c = spawn(awaits_slot(&a), "c");
             co_await sleep(1ms);
             CHECK(b.cancel("break"));
-            Outcome<void> out = co_await settled(a);
+            Ended<void> out = co_await settled(a);
             CHECK(out.threw<CancelledError>());
             co_await sleep(1ms);
             CHECK(a.done());
@@ -100,7 +100,7 @@ TEST_SUITE("join") {
             a = spawn(awaits(b), "a");
             co_await sleep(1ms);
             CHECK(a.cancel("break"));
-            Outcome<void> out = co_await settled(b);
+            Ended<void> out = co_await settled(b);
             CHECK(out.threw<CancelledError>());
             co_await sleep(1ms);
             CHECK(a.done());
@@ -123,7 +123,7 @@ TEST_SUITE("join") {
             TaskHandle<int> waiter = spawn(outer(inner));
             co_await sleep(1ms);
             waiter.cancel("stop");
-            Outcome<int> out = co_await settled(waiter);
+            Ended<int> out = co_await settled(waiter);
             CHECK(out.threw<CancelledError>());
             CHECK(inner.cancelled());
         }());

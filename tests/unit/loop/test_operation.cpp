@@ -9,12 +9,12 @@
 
 #include <uvtask/uvtask.hpp>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -146,7 +146,7 @@ TEST_SUITE("operation") {
             co_await yield_now();
             CHECK(task.cancel("stop it"));
             CHECK(library.stop_asked);
-            Outcome<int> out = co_await settled(task);
+            Ended<int> out = co_await settled(task);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "stop it");
             CHECK(task.cancelling() == 1);
@@ -160,7 +160,7 @@ TEST_SUITE("operation") {
             FakeRequest request(&library, false, FakeRequest::OnStop::completes_anyway);
             auto body = [](FakeRequest* request) -> Task<std::string> {
                 const int value = co_await *request;
-                Outcome<void> next = co_await outcome_of(sleep_for_a_while());
+                Ended<void> next = co_await outcome_of(sleep_for_a_while());
                 co_return std::to_string(value) + (next.threw<CancelledError>() ? " then cancel"
                                                                                : " only");
             };
@@ -184,7 +184,7 @@ TEST_SUITE("operation") {
             TaskHandle<int> task = spawn(body(&request));
             co_await yield_now();
             task.cancel("pending");
-            Outcome<int> out = co_await settled(task);
+            Ended<int> out = co_await settled(task);
             CHECK(out.threw<CancelledError>());
             CHECK(library.starts == 0);
         }());
@@ -198,9 +198,9 @@ TEST_SUITE("operation") {
             TaskHandle<int> task = spawn(await_request(&request));
             co_await yield_now();
             request.fail_with("library error");
-            Outcome<int> out = co_await settled(task);
+            Ended<int> out = co_await settled(task);
             CHECK(out.threw<std::runtime_error>());
-            Outcome<void> thrown = co_await outcome_of(await_throwing());
+            Ended<void> thrown = co_await outcome_of(await_throwing());
             CHECK(thrown.threw<std::logic_error>());
         }());
     }

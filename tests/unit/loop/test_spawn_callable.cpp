@@ -10,12 +10,12 @@
 
 #include <uvtask/uvtask.hpp>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
 
@@ -58,7 +58,7 @@ TEST_SUITE("spawn") {
                 co_return;
             });
             never.cancel("early");
-            Outcome<void> cancelled = co_await settled(never);
+            Ended<void> cancelled = co_await settled(never);
             CHECK(cancelled.threw<CancelledError>());
             CHECK_FALSE(called);
 
@@ -66,7 +66,7 @@ TEST_SUITE("spawn") {
                 throw std::runtime_error("from the factory");  // before the first suspension
                 co_return 0;
             });
-            Outcome<int> failed = co_await settled(throws);
+            Ended<int> failed = co_await settled(throws);
             CHECK(failed.threw<std::runtime_error>());
         }());
     }

@@ -163,18 +163,20 @@ TEST_SUITE("spawn") {
         std::string from_loop_thread;
         std::string from_other_thread;
         bool ran = false;
+        Loop* raw = nullptr;
+        // Declared before the Loop: the teardown below calls it, so it must outlive the Loop.
+        auto attempt = [&raw, &ran] {
+            try {
+                (void)spawn_on(*raw, marks_ran(&ran, Counted{}));
+                return std::string("accepted");
+            } catch (const InvalidStateError& e) {
+                return std::string(e.what());
+            }
+        };
         {
             Loop loop;
             loop.set_exception_handler([](const ExceptionContext&) {});
-            Loop* raw = &loop;
-            auto attempt = [raw, &ran] {
-                try {
-                    (void)spawn_on(*raw, marks_ran(&ran, Counted{}));
-                    return std::string("accepted");
-                } catch (const InvalidStateError& e) {
-                    return std::string(e.what());
-                }
-            };
+            raw = &loop;
             // A pending task's frame, destroyed by the teardown (the loop is closed by then).
             (void)spawn(sleeps_with(AtDestruction([&] {
                 from_loop_thread = attempt();

@@ -11,12 +11,12 @@
 #include <variant>
 #include <vector>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::RunTestOptions;
@@ -127,7 +127,7 @@ TEST_SUITE("gather") {
         run_test([]() -> Task<void> {
             Log a;
             Log b;
-            Outcome<std::tuple<int, int, int>> out = co_await outcome_of(
+            Ended<std::tuple<int, int, int>> out = co_await outcome_of(
                 gather(cancellable(&a), fail_after(2ms, "boom"), cancellable(&b)));
             REQUIRE(out.threw<std::runtime_error>());
             CHECK(std::string(out.as<std::runtime_error>()->what()) == "boom");
@@ -142,7 +142,7 @@ TEST_SUITE("gather") {
     TEST_CASE("a later failure is reported through the loop's exception handler, not dropped") {
         auto run = run_test(
             []() -> Task<void> {
-                Outcome<std::tuple<int, int>> out =
+                Ended<std::tuple<int, int>> out =
                     co_await outcome_of(gather(fail_after(1ms, "first"), fails_when_cancelled()));
                 REQUIRE(out.threw<std::runtime_error>());
             }(),
@@ -155,15 +155,15 @@ TEST_SUITE("gather") {
         run_test([]() -> Task<void> {
             Log a;
             Log b;
-            auto body = [](Log* a, Log* b) -> Task<Outcome<std::tuple<int, int>>> {
-                Outcome<std::tuple<int, int>> out =
+            auto body = [](Log* a, Log* b) -> Task<Ended<std::tuple<int, int>>> {
+                Ended<std::tuple<int, int>> out =
                     co_await outcome_of(gather(cancellable(a), cancellable(b)));
                 co_return out;
             };
-            TaskHandle<Outcome<std::tuple<int, int>>> task = spawn(body(&a, &b));
+            TaskHandle<Ended<std::tuple<int, int>>> task = spawn(body(&a, &b));
             co_await sleep(2ms);
             task.cancel("stop");
-            Outcome<std::tuple<int, int>> out = co_await task;
+            Ended<std::tuple<int, int>> out = co_await task;
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "stop");
             CHECK(a.message == "stop");
@@ -184,7 +184,7 @@ TEST_SUITE("gather") {
             TaskHandle<int> task = spawn(body());
             co_await sleep(2ms);
             task.cancel("stop");
-            Outcome<int> out = co_await uvtask::testing::settled(task);
+            Ended<int> out = co_await uvtask::testing::settled(task);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "stop");
         }());
@@ -199,7 +199,7 @@ TEST_SUITE("gather") {
                 v.cancel("someone else");
             };
             TaskHandle<void> c = spawn(canceller(victim));
-            Outcome<std::tuple<int, int>> out =
+            Ended<std::tuple<int, int>> out =
                 co_await outcome_of(gather(victim, cancellable(&b)));
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "someone else");
@@ -213,7 +213,7 @@ TEST_SUITE("gather") {
         run_test([]() -> Task<void> {
             Log a;
             TaskHandle<int> handle = spawn(cancellable(&a));
-            Outcome<std::tuple<int, int>> out =
+            Ended<std::tuple<int, int>> out =
                 co_await outcome_of(gather(handle, fail_after(1ms, "x")));
             CHECK(out.threw<std::runtime_error>());
             CHECK(handle.done());
@@ -223,7 +223,7 @@ TEST_SUITE("gather") {
 
     TEST_CASE("gather of an empty task or handle is an InvalidStateError") {
         run_test([]() -> Task<void> {
-            Outcome<std::tuple<int, int>> out =
+            Ended<std::tuple<int, int>> out =
                 co_await outcome_of(gather(TaskHandle<int>{}, value_after(1ms, 1)));
             CHECK(out.threw<InvalidStateError>());
         }());

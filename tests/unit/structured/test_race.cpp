@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -88,7 +88,7 @@ TEST_SUITE("race") {
     TEST_CASE("a failure that finishes first wins: rethrown once the others have ended") {
         run_test([]() -> Task<void> {
             Log a;
-            Outcome<int> out =
+            Ended<int> out =
                 co_await outcome_of(race(fail_after(1ms, "first"), loser(&a), value_after(10s, 1)));
             REQUIRE(out.threw<std::runtime_error>());
             CHECK(std::string(out.as<std::runtime_error>()->what()) == "first");
@@ -121,7 +121,7 @@ TEST_SUITE("race") {
             };
             TaskHandle<void> c = spawn(canceller(a, b));
             std::vector<TaskHandle<int>> handles{a, b};
-            Outcome<int> out = co_await outcome_of(race(std::move(handles)));
+            Ended<int> out = co_await outcome_of(race(std::move(handles)));
             CHECK(out.threw<CancelledError>());
             CHECK(this_task::cancelling() == 0);
             co_await c;
@@ -132,14 +132,14 @@ TEST_SUITE("race") {
         run_test([]() -> Task<void> {
             Log a;
             Log b;
-            auto body = [](Log* a, Log* b) -> Task<Outcome<int>> {
-                Outcome<int> out = co_await outcome_of(race(loser(a), loser(b)));
+            auto body = [](Log* a, Log* b) -> Task<Ended<int>> {
+                Ended<int> out = co_await outcome_of(race(loser(a), loser(b)));
                 co_return out;
             };
-            TaskHandle<Outcome<int>> task = spawn(body(&a, &b));
+            TaskHandle<Ended<int>> task = spawn(body(&a, &b));
             co_await sleep(2ms);
             task.cancel("stop");
-            Outcome<int> out = co_await task;
+            Ended<int> out = co_await task;
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "stop");
             CHECK(a.kind == CancelKind::user);  // the outer request, passed on
@@ -161,7 +161,7 @@ TEST_SUITE("race") {
             TaskHandle<int> task = spawn(body(&a));
             co_await sleep(2ms);
             task.cancel("stop");
-            Outcome<int> out = co_await settled(task);
+            Ended<int> out = co_await settled(task);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "stop");
         }());
@@ -174,7 +174,7 @@ TEST_SUITE("race") {
             tasks.push_back(value_after(1ms, 2));
             const int v = co_await race(std::move(tasks));
             CHECK(v == 2);
-            Outcome<int> empty = co_await outcome_of(race(std::vector<Task<int>>{}));
+            Ended<int> empty = co_await outcome_of(race(std::vector<Task<int>>{}));
             CHECK(empty.threw<InvalidStateError>());
         }());
     }

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -88,13 +88,13 @@ Task<void> no_stray_cancel() {
     co_await yield_now();
 }
 
-Task<Outcome<void>> group_of_sleepers(ChildLog* a, ChildLog* b, ChildLog* body_log) {
+Task<Ended<void>> group_of_sleepers(ChildLog* a, ChildLog* b, ChildLog* body_log) {
     auto body = [](TaskGroup& group, ChildLog* a, ChildLog* b, ChildLog* body_log) -> Task<void> {
         group.spawn(sleeper(10s, a));
         group.spawn(sleeper(10s, b));
         co_await sleeper(10s, body_log);
     };
-    Outcome<void> out = co_await outcome_of(task_group(body, a, b, body_log));
+    Ended<void> out = co_await outcome_of(task_group(body, a, b, body_log));
     co_return out;
 }
 
@@ -124,7 +124,7 @@ TEST_SUITE("task_group") {
             ChildLog body_log;
             ChildLog a;
             ChildLog b;
-            Outcome<int> out = co_await outcome_of(task_group(body_sleeping, &body_log, &a, &b));
+            Ended<int> out = co_await outcome_of(task_group(body_sleeping, &body_log, &a, &b));
             REQUIRE(out.threw<ExceptionGroup>());
             const ExceptionGroup& group = *out.as<ExceptionGroup>();
             CHECK(group.size() == 1);
@@ -149,7 +149,7 @@ TEST_SUITE("task_group") {
                 group.spawn(fail_after(1ms, "first"));
                 co_await sleep(10s);
             };
-            Outcome<void> out = co_await outcome_of(task_group(body));
+            Ended<void> out = co_await outcome_of(task_group(body));
             REQUIRE(out.threw<ExceptionGroup>());
             const ExceptionGroup& group = *out.as<ExceptionGroup>();
             CHECK(group.size() == 3);
@@ -191,7 +191,7 @@ TEST_SUITE("task_group") {
                 co_await sleep(1ms);
                 throw std::runtime_error("body failed");
             };
-            Outcome<void> out = co_await outcome_of(task_group(body, &a));
+            Ended<void> out = co_await outcome_of(task_group(body, &a));
             REQUIRE(out.threw<ExceptionGroup>());
             const ExceptionGroup& group = *out.as<ExceptionGroup>();
             REQUIRE(group.size() == 2);
@@ -207,10 +207,10 @@ TEST_SUITE("task_group") {
             ChildLog a;
             ChildLog b;
             ChildLog body_log;
-            TaskHandle<Outcome<void>> task = spawn(group_of_sleepers(&a, &b, &body_log));
+            TaskHandle<Ended<void>> task = spawn(group_of_sleepers(&a, &b, &body_log));
             co_await sleep(2ms);
             task.cancel("stop");
-            Outcome<void> out = co_await task;
+            Ended<void> out = co_await task;
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "stop");
             CHECK(body_log.cancelled);
@@ -228,15 +228,15 @@ TEST_SUITE("task_group") {
                 group.spawn(sleeper(10s, a));
                 co_return;  // the group now waits for the child
             };
-            auto runner = [](ChildLog* a, decltype(group_body) b) -> Task<Outcome<void>> {
-                Outcome<void> out = co_await outcome_of(task_group(b, a));
+            auto runner = [](ChildLog* a, decltype(group_body) b) -> Task<Ended<void>> {
+                Ended<void> out = co_await outcome_of(task_group(b, a));
                 co_return out;
             };
-            TaskHandle<Outcome<void>> task = spawn(runner(&a, group_body));
+            TaskHandle<Ended<void>> task = spawn(runner(&a, group_body));
             co_await sleep(2ms);
             CHECK(a.started);
             task.cancel("stop");
-            Outcome<void> out = co_await task;
+            Ended<void> out = co_await task;
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "stop");
             CHECK(a.cancelled);
@@ -257,13 +257,13 @@ TEST_SUITE("task_group") {
                 co_await sleep(10s);
             };
             auto runner = [](Event* go, decltype(body) b) -> Task<bool> {
-                Outcome<void> out = co_await outcome_of(task_group(b, go));
+                Ended<void> out = co_await outcome_of(task_group(b, go));
                 CHECK(out.threw<ExceptionGroup>());
                 // The body received CancelledError("user"): that was the request's one delivery
                 // (docs/semantics.md §3.4). Still counted, never thrown a second time.
                 CHECK_FALSE(this_task::cancel_requested());
                 CHECK(this_task::cancelling() == 1);
-                Outcome<void> next = co_await outcome_of(yield_now_task());
+                Ended<void> next = co_await outcome_of(yield_now_task());
                 co_return next.ok();
             };
             TaskHandle<bool> task = spawn(runner(&go, body));
@@ -286,7 +286,7 @@ TEST_SUITE("task_group") {
                 co_return;
             };
             const std::size_t before = Loop::current()->live_tasks();
-            Outcome<void> out = co_await outcome_of(task_group(body, &a, &b));
+            Ended<void> out = co_await outcome_of(task_group(body, &a, &b));
             CHECK(out.threw<ExceptionGroup>());
             CHECK(Loop::current()->live_tasks() == before);
             // Cancelled before their bodies ran: they never started.
@@ -308,7 +308,7 @@ TEST_SUITE("task_group") {
                 CHECK(group.shutting_down());
                 CHECK_THROWS_AS(group.spawn(fail_after(1ms, "y")), InvalidStateError);
             };
-            Outcome<void> out = co_await outcome_of(task_group(body, &kept));
+            Ended<void> out = co_await outcome_of(task_group(body, &kept));
             CHECK(out.threw<ExceptionGroup>());
             CHECK(kept != nullptr);
         }());
@@ -355,7 +355,7 @@ TEST_SUITE("task_group") {
                 group.spawn(sleeper(10s, a));
                 co_return;  // the deadline expires while the group waits for the child
             };
-            Outcome<void> out = co_await outcome_of(with_timeout(5ms, task_group(body, &a)));
+            Ended<void> out = co_await outcome_of(with_timeout(5ms, task_group(body, &a)));
             REQUIRE(out.threw<TimeoutError>());
             CHECK(a.cancelled);
             CHECK(a.kind == CancelKind::timeout);
@@ -368,10 +368,10 @@ TEST_SUITE("task_group") {
         run_test([]() -> Task<void> {
             auto body = [](TaskGroup& group) -> Task<void> {
                 TaskHandle<void> child = group.spawn(fail_after(1ms, "seen twice"));
-                Outcome<void> joined = co_await settled(child);
+                Ended<void> joined = co_await settled(child);
                 CHECK(joined.threw<std::runtime_error>());
             };
-            Outcome<void> out = co_await outcome_of(task_group(body));
+            Ended<void> out = co_await outcome_of(task_group(body));
             REQUIRE(out.threw<ExceptionGroup>());
             CHECK(out.as<ExceptionGroup>()->size() == 1);
         }());

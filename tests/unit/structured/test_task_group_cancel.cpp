@@ -8,12 +8,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 
@@ -64,21 +64,21 @@ TEST_SUITE("task_group") {
                 co_await other;  // `other` is cancelled by somebody else below
             };
             auto runner = [](Seen* child, TaskHandle<void> other,
-                             decltype(body) b) -> Task<Outcome<void>> {
+                             decltype(body) b) -> Task<Ended<void>> {
                 try {
                     co_await sleep(10s);
                 } catch (const CancelledError&) {
                     this_task::uncancel();  // refused: "old" must never be seen again
                 }
-                Outcome<void> out = co_await outcome_of(task_group(b, child, other));
+                Ended<void> out = co_await outcome_of(task_group(b, child, other));
                 co_return out;
             };
-            TaskHandle<Outcome<void>> worker = spawn(runner(&child, other, body), "worker");
+            TaskHandle<Ended<void>> worker = spawn(runner(&child, other, body), "worker");
             co_await sleep(1ms);
             worker.cancel("old", CancelKind::signal);
             co_await sleep(2ms);
             other.cancel("not for the worker");
-            Outcome<void> out = co_await worker;
+            Ended<void> out = co_await worker;
             CHECK(out.threw<CancelledError>());  // the body's CancelledError propagates
             REQUIRE(child.cancelled);
             CHECK(child.kind == CancelKind::parent);
@@ -95,14 +95,14 @@ TEST_SUITE("task_group") {
                 group.spawn(sleeps_and_records(child));
                 co_await sleep(10s);
             };
-            auto runner = [](Seen* child, decltype(body) b) -> Task<Outcome<void>> {
-                Outcome<void> out = co_await outcome_of(task_group(b, child));
+            auto runner = [](Seen* child, decltype(body) b) -> Task<Ended<void>> {
+                Ended<void> out = co_await outcome_of(task_group(b, child));
                 co_return out;
             };
-            TaskHandle<Outcome<void>> worker = spawn(runner(&child, body));
+            TaskHandle<Ended<void>> worker = spawn(runner(&child, body));
             co_await sleep(2ms);
             worker.cancel("stop button", CancelKind::signal);
-            Outcome<void> out = co_await worker;
+            Ended<void> out = co_await worker;
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "stop button");
             REQUIRE(child.cancelled);
@@ -122,7 +122,7 @@ TEST_SUITE("task_group") {
                 });
                 co_return;
             };
-            Outcome<void> out = co_await outcome_of(task_group(body, &late));
+            Ended<void> out = co_await outcome_of(task_group(body, &late));
             CHECK(late.done);  // ended before task_group() returned
             REQUIRE(out.threw<ExceptionGroup>());
             const ExceptionGroup* errors = out.as<ExceptionGroup>();

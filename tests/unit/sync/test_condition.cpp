@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -127,7 +127,7 @@ TEST_SUITE("condition") {
             co_await sleep(1ms);
             CHECK_FALSE(w.done());  // queued for the lock we hold
             again.unlock();
-            Outcome<void> out = co_await settled(w);
+            Ended<void> out = co_await settled(w);
             REQUIRE(out.threw<CancelledError>());
             CHECK(held_on_cancel);
             CHECK_FALSE(state.condition.get_lock().locked());
@@ -147,7 +147,7 @@ TEST_SUITE("condition") {
                 state.condition.notify(1);  // chooses `first`…
                 first.cancel();             // …which is cancelled before it runs
             }
-            Outcome<void> out = co_await settled(first);
+            Ended<void> out = co_await settled(first);
             CHECK(out.threw<CancelledError>());
             CHECK(held_on_cancel);
             co_await second;  // the notification was not lost
@@ -167,7 +167,7 @@ TEST_SUITE("condition") {
                 state.condition.notify(1);
             }  // the lock is handed to `first` here…
             first.cancel();  // …and it is cancelled before it runs
-            Outcome<void> out = co_await settled(first);
+            Ended<void> out = co_await settled(first);
             CHECK(out.threw<CancelledError>());
             CHECK(held_on_cancel);
             co_await second;
@@ -202,7 +202,7 @@ TEST_SUITE("condition") {
             Condition condition(lock);
             CHECK_THROWS_AS(condition.notify(), InvalidStateError);
             auto wait_unlocked = [](Condition* c) -> Task<void> { co_await c->wait(); };
-            Outcome<void> out = co_await outcome_of(wait_unlocked(&condition));
+            Ended<void> out = co_await outcome_of(wait_unlocked(&condition));
             CHECK(out.threw<InvalidStateError>());
             CHECK(&condition.get_lock() == &lock);
         }());
@@ -225,7 +225,7 @@ TEST_SUITE("condition") {
             TaskHandle<void> w = spawn(waits(&*condition, &lock, &held));
             co_await yield_now();
             condition.reset();
-            Outcome<void> out = co_await settled(w);
+            Ended<void> out = co_await settled(w);
             CHECK(out.threw<InvalidStateError>());
             CHECK(held);
             CHECK_FALSE(lock.locked());
@@ -247,7 +247,7 @@ TEST_SUITE("condition") {
                 condition.reset();     // …its Condition goes…
                 w.cancel("late");      // …and it is cancelled: no notification to pass on
             }
-            Outcome<void> out = co_await settled(w);
+            Ended<void> out = co_await settled(w);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "late");
             CHECK(held_on_cancel);
@@ -268,7 +268,7 @@ TEST_SUITE("condition") {
             }  // the lock is handed to `w` here; it has not run yet
             condition.reset();
             w.cancel("late");
-            Outcome<void> out = co_await settled(w);
+            Ended<void> out = co_await settled(w);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "late");
             CHECK(held_on_cancel);
@@ -286,7 +286,7 @@ TEST_SUITE("condition") {
             condition.notify(1);  // `w` now waits for the lock we hold…
             CHECK(lock->waiters() == 1);
             lock.reset();  // …which goes
-            Outcome<void> out = co_await settled(w);
+            Ended<void> out = co_await settled(w);
             REQUIRE(out.threw<InvalidStateError>());
             CHECK(std::string(out.as<InvalidStateError>()->what()).find("Lock was destroyed") !=
                   std::string::npos);

@@ -7,12 +7,12 @@
 #include <optional>
 #include <vector>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -73,7 +73,7 @@ TEST_SUITE("event") {
             // clear() makes later waits block again.
             event.clear();
             CHECK_FALSE(event.is_set());
-            Outcome<void> timed = co_await outcome_of(with_timeout(2ms, wait_on(&event)));
+            Ended<void> timed = co_await outcome_of(with_timeout(2ms, wait_on(&event)));
             CHECK(timed.threw<TimeoutError>());
         }());
     }
@@ -91,7 +91,7 @@ TEST_SUITE("event") {
             event.set();
             co_await a;
             co_await c;
-            Outcome<void> out = co_await settled(b);
+            Ended<void> out = co_await settled(b);
             CHECK(out.threw<CancelledError>());
             CHECK(order == std::vector<int>{1, 3});
         }());
@@ -110,7 +110,7 @@ TEST_SUITE("event") {
             co_await sleep(1ms);
             event.set();
             task.cancel("after set");
-            Outcome<bool> out = co_await settled(task);
+            Ended<bool> out = co_await settled(task);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "after set");
         }());
@@ -122,7 +122,7 @@ TEST_SUITE("event") {
             TaskHandle<void> task = spawn(wait_on(&*event));
             co_await sleep(1ms);
             event.reset();
-            Outcome<void> out = co_await settled(task);
+            Ended<void> out = co_await settled(task);
             CHECK(out.threw<InvalidStateError>());
         }());
     }

@@ -7,12 +7,12 @@
 #include <optional>
 #include <vector>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -97,7 +97,7 @@ TEST_SUITE("lock") {
             lock.unlock();
             co_await a;
             co_await c;
-            Outcome<void> out = co_await settled(b);
+            Ended<void> out = co_await settled(b);
             CHECK(out.threw<CancelledError>());
             CHECK(order == std::vector<int>{1, 3});
             CHECK_FALSE(lock.locked());
@@ -114,7 +114,7 @@ TEST_SUITE("lock") {
             co_await yield_now();
             lock.unlock();  // handed to b…
             b.cancel("too late");  // …which is cancelled before it runs
-            Outcome<void> out = co_await settled(b);
+            Ended<void> out = co_await settled(b);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "too late");
             co_await c;
@@ -135,7 +135,7 @@ TEST_SUITE("lock") {
             co_await yield_now();
             go.set();
             task.cancel();
-            Outcome<void> out = co_await settled(task);
+            Ended<void> out = co_await settled(task);
             CHECK(out.threw<CancelledError>());
             CHECK_FALSE(lock.locked());
         }());
@@ -156,7 +156,7 @@ TEST_SUITE("lock") {
             TaskHandle<void> waiting = spawn(lock_once(&*doomed));
             co_await yield_now();
             doomed.reset();
-            Outcome<void> out = co_await settled(waiting);
+            Ended<void> out = co_await settled(waiting);
             CHECK(out.threw<InvalidStateError>());
         }());
     }

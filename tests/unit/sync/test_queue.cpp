@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -32,7 +32,7 @@ Task<void> push_one(Queue<int>* queue, int item) { co_await queue->push(item); }
 Task<std::vector<int>> drain(Queue<int>* queue) {
     std::vector<int> items;
     for (;;) {
-        Outcome<int> out = co_await outcome_of(pop_one(queue));
+        Ended<int> out = co_await outcome_of(pop_one(queue));
         if (out.threw<QueueClosedError>()) {
             break;
         }
@@ -112,7 +112,7 @@ TEST_SUITE("queue") {
             CHECK(queue.try_push(7));
             const int got = co_await b;
             CHECK(got == 7);
-            Outcome<int> out = co_await settled(a);
+            Ended<int> out = co_await settled(a);
             CHECK(out.threw<CancelledError>());
             CHECK(queue.empty());
         }());
@@ -132,7 +132,7 @@ TEST_SUITE("queue") {
             co_await yield_now();
             CHECK(queue.try_push(5));  // handed straight to the waiting pop…
             c.cancel("late");          // …which is cancelled before it runs
-            Outcome<void> out = co_await settled(c);
+            Ended<void> out = co_await settled(c);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "late");
             CHECK(got == std::vector<int>{5});  // not lost
@@ -154,7 +154,7 @@ TEST_SUITE("queue") {
             co_await yield_now();
             const int first = co_await queue.pop();  // moves 2 into the queue, wakes p…
             p.cancel();                               // …cancelled before it runs
-            Outcome<void> out = co_await settled(p);
+            Ended<void> out = co_await settled(p);
             CHECK(out.threw<CancelledError>());
             CHECK(returned);
             CHECK(first == 1);
@@ -171,7 +171,7 @@ TEST_SUITE("queue") {
             TaskHandle<void> p = spawn(push_one(&queue, 2));
             co_await yield_now();
             p.cancel();
-            Outcome<void> out = co_await settled(p);
+            Ended<void> out = co_await settled(p);
             CHECK(out.threw<CancelledError>());
             CHECK(queue.size() == 1);
             CHECK(queue.try_pop() == 1);
@@ -190,7 +190,7 @@ TEST_SUITE("queue") {
             CHECK(queue.closed());
             std::vector<int> items = co_await consumer;
             CHECK(items == std::vector<int>{0, 1, 2, 3});
-            Outcome<void> push = co_await outcome_of(push_one(&queue, 9));
+            Ended<void> push = co_await outcome_of(push_one(&queue, 9));
             CHECK(push.threw<QueueClosedError>());
             CHECK_THROWS_AS((void)queue.try_push(9), QueueClosedError);
             CHECK_THROWS_AS((void)queue.try_pop(), QueueClosedError);
@@ -207,9 +207,9 @@ TEST_SUITE("queue") {
             co_await yield_now();
             empty.close();
             full.close();
-            Outcome<int> popped = co_await settled(pop);
+            Ended<int> popped = co_await settled(pop);
             CHECK(popped.threw<QueueClosedError>());
-            Outcome<void> pushed = co_await settled(push);
+            Ended<void> pushed = co_await settled(push);
             CHECK(pushed.threw<QueueClosedError>());
             CHECK(full.size() == 1);  // the waiting push added nothing
             CHECK(full.try_pop() == 1);
@@ -271,7 +271,7 @@ TEST_SUITE("queue") {
             TaskHandle<int> waiting = spawn(pop_one(&*doomed));
             co_await yield_now();
             doomed.reset();
-            Outcome<int> out = co_await settled(waiting);
+            Ended<int> out = co_await settled(waiting);
             CHECK(out.threw<InvalidStateError>());
         }());
     }
@@ -284,7 +284,7 @@ TEST_SUITE("queue") {
             co_await yield_now();
             CHECK(doomed->waiting_pushes() == 1);
             doomed.reset();
-            Outcome<void> out = co_await settled(waiting);
+            Ended<void> out = co_await settled(waiting);
             CHECK(out.threw<InvalidStateError>());
         }());
     }

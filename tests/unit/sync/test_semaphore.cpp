@@ -9,12 +9,12 @@
 #include <stdexcept>
 #include <vector>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -92,7 +92,7 @@ TEST_SUITE("semaphore") {
             co_await yield_now();
             semaphore.release();  // handed to b…
             b.cancel();           // …cancelled before it runs
-            Outcome<void> out = co_await settled(b);
+            Ended<void> out = co_await settled(b);
             CHECK(out.threw<CancelledError>());
             co_await c;
             CHECK(order == std::vector<int>{3});
@@ -112,7 +112,7 @@ TEST_SUITE("semaphore") {
             CHECK(semaphore.waiters() == 1);
             semaphore.release();
             co_await b;
-            Outcome<void> out = co_await settled(a);
+            Ended<void> out = co_await settled(a);
             CHECK(out.threw<CancelledError>());
             CHECK(order == std::vector<int>{2});
             CHECK(semaphore.value() == 1);
@@ -146,7 +146,7 @@ TEST_SUITE("semaphore") {
             co_await yield_now();
             go.set();
             task.cancel();
-            Outcome<void> out = co_await settled(task);
+            Ended<void> out = co_await settled(task);
             CHECK(out.threw<CancelledError>());
             CHECK(semaphore.value() == 1);
             {
@@ -159,7 +159,7 @@ TEST_SUITE("semaphore") {
             TaskHandle<void> waiting = spawn(acquire_once(&*doomed));
             co_await yield_now();
             doomed.reset();
-            Outcome<void> gone = co_await settled(waiting);
+            Ended<void> gone = co_await settled(waiting);
             CHECK(gone.threw<InvalidStateError>());
         }());
     }
@@ -172,9 +172,9 @@ TEST_SUITE("semaphore") {
             co_await yield_now();
             CHECK(doomed->waiters() == 2);
             doomed.reset();
-            Outcome<void> out_first = co_await settled(first);
+            Ended<void> out_first = co_await settled(first);
             CHECK(out_first.threw<InvalidStateError>());
-            Outcome<void> out_second = co_await settled(second);
+            Ended<void> out_second = co_await settled(second);
             CHECK(out_second.threw<InvalidStateError>());
         }());
     }

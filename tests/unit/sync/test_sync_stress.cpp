@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::RunTestOptions;
@@ -105,8 +105,8 @@ private:
     World* world_;
 };
 
-Outcome<std::optional<int>> outcome_of_try_pop(Queue<int>* queue) {
-    Outcome<std::optional<int>> out;
+Ended<std::optional<int>> outcome_of_try_pop(Queue<int>* queue) {
+    Ended<std::optional<int>> out;
     try {
         std::optional<int> item = queue->try_pop();
         if (!item) {
@@ -255,7 +255,7 @@ Task<std::string> one_world(std::uint64_t seed) {
         co_await yield_now();
     }
     for (auto& worker : w.workers) {
-        Outcome<void> out = co_await settled(worker);
+        Ended<void> out = co_await settled(worker);
         if (!out.ok() && !out.threw<CancelledError>()) {
             co_return "a worker failed with something other than CancelledError";
         }
@@ -264,7 +264,7 @@ Task<std::string> one_world(std::uint64_t seed) {
     w.queue.close();
     std::vector<int> remaining;
     for (;;) {
-        Outcome<std::optional<int>> next = outcome_of_try_pop(&w.queue);
+        Ended<std::optional<int>> next = outcome_of_try_pop(&w.queue);
         if (!next.ok()) {
             break;
         }

@@ -13,12 +13,12 @@
 #include <string>
 #include <thread>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 
@@ -58,7 +58,7 @@ Task<int> expire_then_return(Deadline* deadline, Handshake* shake, int round,
 
 Task<bool> one_round(Handshake* shake, int round, std::uint32_t spin) {
     Deadline deadline = Deadline::never();
-    Outcome<int> out = co_await outcome_of(deadline.run(expire_then_return(&deadline, shake,
+    Ended<int> out = co_await outcome_of(deadline.run(expire_then_return(&deadline, shake,
                                                                            round, spin)));
     // The work returned its value despite the expiry: the value is delivered (atomic completion).
     CHECK(out.ok());
@@ -67,7 +67,7 @@ Task<bool> one_round(Handshake* shake, int round, std::uint32_t spin) {
     }
     // That cancel must be delivered at the next suspension point, exactly once.
     CHECK(this_task::cancelling() == 1);
-    Outcome<void> next = co_await outcome_of(yield_once());
+    Ended<void> next = co_await outcome_of(yield_once());
     const bool delivered = next.threw<CancelledError>() &&
                            next.as<CancelledError>()->message() == "from another thread";
     this_task::uncancel();

@@ -12,12 +12,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -61,14 +61,14 @@ Task<int> wait_event(Event* event) {
 
 /// Runs `work` under `deadline` and returns the outcome.
 template <class T>
-Task<Outcome<T>> under(Deadline* deadline, Task<T> work) {
-    Outcome<T> out = co_await outcome_of(deadline->run(std::move(work)));
+Task<Ended<T>> under(Deadline* deadline, Task<T> work) {
+    Ended<T> out = co_await outcome_of(deadline->run(std::move(work)));
     co_return out;
 }
 
 /// A task running `work` under `deadline` (its outcome is its result).
-Task<Outcome<void>> bounded_sleeper(Deadline* deadline) {
-    Outcome<void> out = co_await outcome_of(deadline->run(sleep_for(10s)));
+Task<Ended<void>> bounded_sleeper(Deadline* deadline) {
+    Ended<void> out = co_await outcome_of(deadline->run(sleep_for(10s)));
     co_return out;
 }
 
@@ -108,7 +108,7 @@ TEST_SUITE("timeout") {
     TEST_CASE("with_timeout throws TimeoutError only after the work was cancelled and ended") {
         run_test([]() -> Task<void> {
             std::optional<CancelledError> seen;
-            Outcome<void> out = co_await outcome_of(with_timeout(20ms, sleeper_recording(&seen)));
+            Ended<void> out = co_await outcome_of(with_timeout(20ms, sleeper_recording(&seen)));
             REQUIRE(out.threw<TimeoutError>());
             REQUIRE(seen.has_value());  // the work saw its cancellation before the TimeoutError
             CHECK(seen->kind() == CancelKind::timeout);
@@ -149,7 +149,7 @@ TEST_SUITE("timeout") {
             TaskHandle<void> task = spawn(body());
             co_await sleep(5ms);
             task.cancel("stop", CancelKind::user);
-            Outcome<void> out = co_await settled(task);
+            Ended<void> out = co_await settled(task);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->kind() == CancelKind::user);
             CHECK(out.as<CancelledError>()->message() == "stop");
@@ -164,7 +164,7 @@ TEST_SUITE("timeout") {
             CAPTURE(deadline_first);
             run_test([](bool deadline_first) -> Task<void> {
                 Deadline deadline = Deadline::after(10s);
-                TaskHandle<Outcome<void>> task = spawn(bounded_sleeper(&deadline));
+                TaskHandle<Ended<void>> task = spawn(bounded_sleeper(&deadline));
                 co_await sleep(2ms);  // the task sleeps inside the deadline
                 if (deadline_first) {
                     deadline.reschedule(Clock::now() - 1ms);
@@ -173,7 +173,7 @@ TEST_SUITE("timeout") {
                     task.cancel("user stop");
                     deadline.reschedule(Clock::now() - 1ms);
                 }
-                Outcome<void> out = co_await task;
+                Ended<void> out = co_await task;
                 REQUIRE(out.threw<CancelledError>());
                 CHECK_FALSE(out.threw<TimeoutError>());
                 CHECK(out.as<CancelledError>()->kind() == CancelKind::user);
@@ -205,7 +205,7 @@ TEST_SUITE("timeout") {
                 d->reschedule(Clock::now() - 1ms);  // …and the deadline expires before it runs
             };
             TaskHandle<void> t = spawn(trigger(&event, &deadline));
-            Outcome<int> out = co_await under(&deadline, wait_event(&event));
+            Ended<int> out = co_await under(&deadline, wait_event(&event));
             REQUIRE(out.ok());
             CHECK(*out.value == 5);
             CHECK(deadline.expired());
@@ -225,7 +225,7 @@ TEST_SUITE("timeout") {
                 } catch (const CancelledError&) {
                 }
                 CHECK(this_task::cancelling() == 1);
-                Outcome<void> out = co_await outcome_of(with_timeout(10ms, sleep_for(10s)));
+                Ended<void> out = co_await outcome_of(with_timeout(10ms, sleep_for(10s)));
                 timed_out = out.threw<TimeoutError>();
                 CHECK(this_task::cancelling() == 1);
                 co_return timed_out;
@@ -243,17 +243,17 @@ TEST_SUITE("timeout") {
         // inside the work for its own cancellation (even with a 0 ms deadline).
         run_test([]() -> Task<void> {
             Event event;
-            auto body = [](Event* e) -> Task<Outcome<void>> {
+            auto body = [](Event* e) -> Task<Ended<void>> {
                 co_await e->wait();  // completes, and a cancel arrives before we run
                 CHECK(this_task::cancel_requested());
-                Outcome<void> out = co_await outcome_of(with_timeout(0ms, sleep_for(10s)));
+                Ended<void> out = co_await outcome_of(with_timeout(0ms, sleep_for(10s)));
                 co_return out;
             };
-            TaskHandle<Outcome<void>> task = spawn(body(&event));
+            TaskHandle<Ended<void>> task = spawn(body(&event));
             co_await sleep(2ms);
             event.set();
             task.cancel("early");
-            Outcome<void> inner = co_await task;
+            Ended<void> inner = co_await task;
             REQUIRE(inner.threw<CancelledError>());
             CHECK_FALSE(inner.threw<TimeoutError>());
             CHECK(inner.as<CancelledError>()->message() == "early");
@@ -267,7 +267,7 @@ TEST_SUITE("timeout") {
         // user's again at the next suspension point.
         run_test([]() -> Task<void> {
             auto body = []() -> Task<bool> {
-                Outcome<void> out = co_await outcome_of(with_timeout(2ms, timeout_then_slow_cleanup()));
+                Ended<void> out = co_await outcome_of(with_timeout(2ms, timeout_then_slow_cleanup()));
                 REQUIRE(out.threw<CancelledError>());
                 CHECK(out.as<CancelledError>()->kind() == CancelKind::user);
                 CHECK(out.as<CancelledError>()->message() == "user");

@@ -14,12 +14,12 @@
 
 #include <uvtask/event.hpp>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -37,8 +37,8 @@ Task<void> sleep_for(std::chrono::milliseconds delay) { co_await sleep(delay); }
 
 /// Runs `work` under `deadline` and returns the outcome.
 template <class T>
-Task<Outcome<T>> under(Deadline* deadline, Task<T> work) {
-    Outcome<T> out = co_await outcome_of(deadline->run(std::move(work)));
+Task<Ended<T>> under(Deadline* deadline, Task<T> work) {
+    Ended<T> out = co_await outcome_of(deadline->run(std::move(work)));
     co_return out;
 }
 
@@ -88,7 +88,7 @@ TEST_SUITE("timeout") {
     TEST_CASE("nested deadlines: an inner one expiring first raises TimeoutError inside the outer") {
         run_test([]() -> Task<void> {
             auto outer_work = []() -> Task<int> {
-                Outcome<void> inner = co_await outcome_of(with_timeout(5ms, sleep_for(10s)));
+                Ended<void> inner = co_await outcome_of(with_timeout(5ms, sleep_for(10s)));
                 CHECK(inner.threw<TimeoutError>());
                 co_return 3;
             };
@@ -102,13 +102,13 @@ TEST_SUITE("timeout") {
         run_test([]() -> Task<void> {
             bool inner_saw_cancelled = false;
             auto outer_work = [](bool* inner_saw) -> Task<void> {
-                Outcome<void> inner = co_await outcome_of(with_timeout(10s, sleep_for(10s)));
+                Ended<void> inner = co_await outcome_of(with_timeout(10s, sleep_for(10s)));
                 *inner_saw = inner.threw<CancelledError>() && !inner.threw<TimeoutError>();
                 if (inner.error) {
                     std::rethrow_exception(inner.error);
                 }
             };
-            Outcome<void> out = co_await outcome_of(with_timeout(5ms, outer_work(&inner_saw_cancelled)));
+            Ended<void> out = co_await outcome_of(with_timeout(5ms, outer_work(&inner_saw_cancelled)));
             CHECK(out.threw<TimeoutError>());
             CHECK(inner_saw_cancelled);
             CHECK(this_task::cancelling() == 0);
@@ -123,7 +123,7 @@ TEST_SUITE("timeout") {
                 Deadline outer = Deadline::after(10s);
                 Deadline inner = Deadline::after(10s);
                 auto outer_work = [](Deadline* inner, bool* inner_cancelled) -> Task<void> {
-                    Outcome<void> out = co_await under(inner, sleep_for(10s));
+                    Ended<void> out = co_await under(inner, sleep_for(10s));
                     *inner_cancelled = out.threw<CancelledError>();
                     if (out.error) {
                         std::rethrow_exception(out.error);
@@ -137,7 +137,7 @@ TEST_SUITE("timeout") {
                 TaskHandle<void> t = inner_first ? spawn(expire_both(&inner, &outer))
                                                  : spawn(expire_both(&outer, &inner));
                 bool inner_cancelled = false;
-                Outcome<void> out = co_await under(&outer, outer_work(&inner, &inner_cancelled));
+                Ended<void> out = co_await under(&outer, outer_work(&inner, &inner_cancelled));
                 CHECK(out.threw<TimeoutError>());
                 CHECK(inner_cancelled);
                 CHECK(inner.expired());
@@ -166,7 +166,7 @@ TEST_SUITE("timeout") {
                 d->reschedule_after(5ms);
                 co_await sleep(10s);
             };
-            Outcome<void> out = co_await outcome_of(earlier.run(pull_in(&earlier)));
+            Ended<void> out = co_await outcome_of(earlier.run(pull_in(&earlier)));
             CHECK(out.threw<TimeoutError>());
             CHECK(earlier.expired());
         }());
@@ -175,14 +175,14 @@ TEST_SUITE("timeout") {
     TEST_CASE("reschedule after the expiry or after the end is an InvalidStateError") {
         run_test([]() -> Task<void> {
             Deadline expired = Deadline::after(1ms);
-            Outcome<void> out = co_await outcome_of(expired.run(sleep_for(10s)));
+            Ended<void> out = co_await outcome_of(expired.run(sleep_for(10s)));
             CHECK(out.threw<TimeoutError>());
             CHECK_THROWS_AS(expired.reschedule_after(1s), InvalidStateError);
             Deadline ended = Deadline::after(10s);
             co_await ended.run(sleep_for(1ms));
             CHECK_THROWS_AS(ended.reschedule_after(1s), InvalidStateError);
             // A Deadline bounds one piece of work.
-            Outcome<void> again = co_await outcome_of(ended.run(sleep_for(1ms)));
+            Ended<void> again = co_await outcome_of(ended.run(sleep_for(1ms)));
             CHECK(again.threw<InvalidStateError>());
         }());
     }
@@ -195,11 +195,11 @@ TEST_SUITE("timeout") {
                 co_await sleep(10s);
             };
             Deadline past = Deadline::at(Clock::now() - 1s);
-            Outcome<void> out = co_await outcome_of(past.run(work(&before_first_suspension)));
+            Ended<void> out = co_await outcome_of(past.run(work(&before_first_suspension)));
             CHECK(before_first_suspension);
             CHECK(out.threw<TimeoutError>());
             // with_timeout(0) too.
-            Outcome<void> zero = co_await outcome_of(with_timeout(0ms, sleep_for(10s)));
+            Ended<void> zero = co_await outcome_of(with_timeout(0ms, sleep_for(10s)));
             CHECK(zero.threw<TimeoutError>());
             co_await no_stray_cancel();
         }());
@@ -231,7 +231,7 @@ TEST_SUITE("timeout") {
             TaskHandle<void> task = spawn(body());
             co_await sleep(2ms);
             task.cancel("out");
-            Outcome<void> out = co_await settled(task);
+            Ended<void> out = co_await settled(task);
             CHECK(out.threw<CancelledError>());
         }());
     }
@@ -245,7 +245,7 @@ TEST_SUITE("timeout") {
                 }
                 throw std::runtime_error("cleanup failed");
             };
-            Outcome<void> out = co_await outcome_of(with_timeout(2ms, work()));
+            Ended<void> out = co_await outcome_of(with_timeout(2ms, work()));
             REQUIRE(out.threw<std::runtime_error>());
             CHECK_FALSE(out.threw<TimeoutError>());
             CHECK(this_task::cancelling() == 0);
@@ -259,7 +259,7 @@ TEST_SUITE("timeout") {
         run_test([]() -> Task<void> {
             Deadline deadline = Deadline::after(10s);
             auto body = [](Deadline* d) -> Task<bool> {
-                Outcome<void> out = co_await outcome_of(d->run(work_with_expiring_cleanup(d)));
+                Ended<void> out = co_await outcome_of(d->run(work_with_expiring_cleanup(d)));
                 const bool cancelled = out.threw<CancelledError>();
                 CHECK(out.as<CancelledError>() != nullptr);
                 if (out.as<CancelledError>() != nullptr) {

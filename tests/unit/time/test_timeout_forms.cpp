@@ -13,14 +13,14 @@
 
 #include <uvtask/uvtask.hpp>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 #include "tcp_test_support.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
 using uvtask::testing::connected_pair;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 
@@ -61,7 +61,7 @@ TEST_SUITE("timeout") {
     TEST_CASE("with_timeout and move_on_after bound any awaitable: a sleep, a queue pop, a "
               "stream read") {
         run_test([]() -> Task<void> {
-            Outcome<void> slept = co_await outcome_of(with_timeout(5ms, sleep(10s)));
+            Ended<void> slept = co_await outcome_of(with_timeout(5ms, sleep(10s)));
             CHECK(slept.threw<TimeoutError>());
 
             Queue<int> queue;
@@ -97,7 +97,7 @@ TEST_SUITE("timeout") {
             CHECK(slow.cancelled());
 
             TaskHandle<int> slower = spawn(value_after(10s, 7));
-            Outcome<int> timed_out = co_await outcome_of(with_timeout(5ms, slower));
+            Ended<int> timed_out = co_await outcome_of(with_timeout(5ms, slower));
             CHECK(timed_out.threw<TimeoutError>());
             CHECK(slower.done());
         }());

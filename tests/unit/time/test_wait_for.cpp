@@ -7,12 +7,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "outcome.hpp"
+#include "ended.hpp"
 #include "run_test.hpp"
 
 using namespace uvtask;
 using namespace std::chrono_literals;
-using uvtask::testing::Outcome;
+using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
 using uvtask::testing::settled;
@@ -66,13 +66,13 @@ Task<int> refusing(int value, InnerLog* log) {
 }
 
 /// Waits for `awaited` with a 10 s timeout; returns the outcome.
-Task<Outcome<int>> waiting(TaskHandle<int> awaited) {
-    Outcome<int> out = co_await outcome_of(wait_for(awaited, 10s));
+Task<Ended<int>> waiting(TaskHandle<int> awaited) {
+    Ended<int> out = co_await outcome_of(wait_for(awaited, 10s));
     co_return out;
 }
 
 /// When cancelled (by wait_for's timeout), cancels `*outer` in the same tick, then rethrows.
-Task<int> cancels_outer_on_timeout(TaskHandle<Outcome<int>>* outer, InnerLog* log) {
+Task<int> cancels_outer_on_timeout(TaskHandle<Ended<int>>* outer, InnerLog* log) {
     try {
         co_await sleep(10s);
     } catch (const CancelledError& e) {
@@ -84,8 +84,8 @@ Task<int> cancels_outer_on_timeout(TaskHandle<Outcome<int>>* outer, InnerLog* lo
     co_return 1;
 }
 
-Task<Outcome<int>> waiting_short(TaskHandle<Outcome<int>>* self, InnerLog* log) {
-    Outcome<int> out = co_await outcome_of(wait_for(cancels_outer_on_timeout(self, log), 5ms));
+Task<Ended<int>> waiting_short(TaskHandle<Ended<int>>* self, InnerLog* log) {
+    Ended<int> out = co_await outcome_of(wait_for(cancels_outer_on_timeout(self, log), 5ms));
     co_return out;
 }
 
@@ -112,7 +112,7 @@ TEST_SUITE("wait_for") {
         run_test([]() -> Task<void> {
             InnerLog log;
             TaskHandle<int> inner = spawn(inner_with_cleanup(&log));
-            Outcome<int> out = co_await outcome_of(wait_for(inner, 5ms));
+            Ended<int> out = co_await outcome_of(wait_for(inner, 5ms));
             REQUIRE(out.threw<TimeoutError>());
             CHECK(log.cancelled);
             CHECK(log.kind == CancelKind::timeout);
@@ -128,7 +128,7 @@ TEST_SUITE("wait_for") {
         run_test([]() -> Task<void> {
             InnerLog log;
             const std::size_t before = Loop::current()->live_tasks();
-            Outcome<int> out = co_await outcome_of(wait_for(inner_with_cleanup(&log), 5ms));
+            Ended<int> out = co_await outcome_of(wait_for(inner_with_cleanup(&log), 5ms));
             REQUIRE(out.threw<TimeoutError>());
             CHECK(log.cleanup_done);
             CHECK(Loop::current()->live_tasks() == before);
@@ -139,10 +139,10 @@ TEST_SUITE("wait_for") {
         run_test([]() -> Task<void> {
             InnerLog log;
             TaskHandle<int> inner = spawn(inner_with_cleanup(&log));
-            TaskHandle<Outcome<int>> waiter = spawn(waiting(inner));
+            TaskHandle<Ended<int>> waiter = spawn(waiting(inner));
             co_await sleep(2ms);
             waiter.cancel("stop button");
-            Outcome<int> out = co_await waiter;
+            Ended<int> out = co_await waiter;
             REQUIRE(out.threw<CancelledError>());
             CHECK_FALSE(out.threw<TimeoutError>());
             CHECK(out.as<CancelledError>()->message() == "stop button");
@@ -159,9 +159,9 @@ TEST_SUITE("wait_for") {
         // requests reach the waiter before it resumes.
         run_test([]() -> Task<void> {
             InnerLog log;
-            TaskHandle<Outcome<int>> waiter;
+            TaskHandle<Ended<int>> waiter;
             waiter = spawn(waiting_short(&waiter, &log));
-            Outcome<int> out = co_await waiter;
+            Ended<int> out = co_await waiter;
             CHECK(log.cancelled);
             CHECK(log.kind == CancelKind::timeout);
             REQUIRE(out.threw<CancelledError>());
@@ -176,16 +176,16 @@ TEST_SUITE("wait_for") {
         run_test([]() -> Task<void> {
             InnerLog log;
             TaskHandle<int> inner = spawn(inner_with_cleanup(&log));
-            auto body = [](TaskHandle<int> h) -> Task<Outcome<int>> {
-                Outcome<int> out = co_await outcome_of(wait_for(h, 2ms));
+            auto body = [](TaskHandle<int> h) -> Task<Ended<int>> {
+                Ended<int> out = co_await outcome_of(wait_for(h, 2ms));
                 co_return out;
             };
-            TaskHandle<Outcome<int>> waiter = spawn(body(inner));
+            TaskHandle<Ended<int>> waiter = spawn(body(inner));
             co_await sleep(10ms);  // the timeout fired; the inner task is in its 20 ms cleanup
             CHECK(log.cancelled);
             CHECK_FALSE(log.cleanup_done);
             waiter.cancel("late stop");
-            Outcome<int> out = co_await waiter;
+            Ended<int> out = co_await waiter;
             REQUIRE(out.threw<CancelledError>());
             CHECK_FALSE(out.threw<TimeoutError>());
             CHECK(out.as<CancelledError>()->message() == "late stop");
@@ -222,7 +222,7 @@ TEST_SUITE("wait_for") {
             TaskHandle<int> task = spawn(body(&log));
             co_await sleep(2ms);
             task.cancel("outer");
-            Outcome<int> out = co_await settled(task);
+            Ended<int> out = co_await settled(task);
             REQUIRE(out.threw<CancelledError>());
             CHECK(out.as<CancelledError>()->message() == "outer");
         }());
@@ -255,18 +255,18 @@ TEST_SUITE("wait_for") {
         run_test([]() -> Task<void> {
             Event event;
             InnerLog log;
-            auto body = [](Event* e, InnerLog* log) -> Task<Outcome<int>> {
+            auto body = [](Event* e, InnerLog* log) -> Task<Ended<int>> {
                 co_await e->wait();
                 // A cancel is pending now; a 0 ms timeout expires at once as well.
-                Outcome<int> out = co_await outcome_of(wait_for(inner_with_cleanup(log), 0ms));
+                Ended<int> out = co_await outcome_of(wait_for(inner_with_cleanup(log), 0ms));
                 co_return out;
             };
             const std::size_t before = Loop::current()->live_tasks();
-            TaskHandle<Outcome<int>> task = spawn(body(&event, &log));
+            TaskHandle<Ended<int>> task = spawn(body(&event, &log));
             co_await sleep(2ms);
             event.set();
             task.cancel("early");
-            Outcome<int> out = co_await task;
+            Ended<int> out = co_await task;
             REQUIRE(out.threw<CancelledError>());
             CHECK_FALSE(out.threw<TimeoutError>());
             CHECK(out.as<CancelledError>()->message() == "early");
@@ -278,10 +278,10 @@ TEST_SUITE("wait_for") {
         run_test([]() -> Task<void> {
             Queue<int> queue;
             CHECK(queue.try_push(1));
-            Outcome<int> out = co_await outcome_of(wait_for(queue.pop(), 0ms));
+            Ended<int> out = co_await outcome_of(wait_for(queue.pop(), 0ms));
             CHECK(out.threw<TimeoutError>());
             CHECK(queue.size() == 1);  // the item is still there
-            Outcome<int> empty = co_await outcome_of(wait_for(Queue<int>{}.pop(), 2ms));
+            Ended<int> empty = co_await outcome_of(wait_for(Queue<int>{}.pop(), 2ms));
             CHECK(empty.threw<TimeoutError>());
         }());
     }
@@ -290,7 +290,7 @@ TEST_SUITE("wait_for") {
         CHECK_THROWS_AS((void)wait_for(value_after(1ms, 1), -1ms), InvalidDurationError);
         CHECK_THROWS_AS((void)wait_for(TaskHandle<int>{}, -1ms), InvalidDurationError);
         run_test([]() -> Task<void> {
-            Outcome<int> out = co_await outcome_of(wait_for(TaskHandle<int>{}, 1s));
+            Ended<int> out = co_await outcome_of(wait_for(TaskHandle<int>{}, 1s));
             CHECK(out.threw<InvalidStateError>());
         }());
     }
@@ -301,7 +301,7 @@ TEST_SUITE("wait_for") {
                 co_await sleep(1ms);
                 throw std::runtime_error("inner failed");
             };
-            Outcome<int> out = co_await outcome_of(wait_for(failing(), 10s));
+            Ended<int> out = co_await outcome_of(wait_for(failing(), 10s));
             REQUIRE(out.threw<std::runtime_error>());
             CHECK(std::string(out.as<std::runtime_error>()->what()) == "inner failed");
         }());

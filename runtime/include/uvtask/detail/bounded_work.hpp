@@ -7,42 +7,19 @@
 #include <type_traits>
 #include <utility>
 
+#include "uvtask/nothrow.hpp"
+#include "uvtask/outcome.hpp"
 #include "uvtask/task.hpp"
 #include "uvtask/task_handle.hpp"
+#include "uvtask/detail/awaiter_traits.hpp"
 #include "uvtask/detail/join.hpp"
 
 namespace uvtask::detail {
-
-template <class A>
-concept HasMemberCoAwait = requires(A&& a) { static_cast<A&&>(a).operator co_await(); };
-
-template <class W>
-concept AwaiterShape = requires(W& w) {
-    { w.await_ready() } -> std::convertible_to<bool>;
-    w.await_resume();
-};
-
-template <class A>
-struct AwaiterOf {};
-template <class A>
-    requires HasMemberCoAwait<A>
-struct AwaiterOf<A> {
-    using type = decltype(std::declval<A>().operator co_await());
-};
-template <class A>
-    requires(!HasMemberCoAwait<A> && AwaiterShape<std::remove_reference_t<A>>)
-struct AwaiterOf<A> {
-    using type = std::remove_reference_t<A>;
-};
 
 /// Something `co_await` accepts that is neither a `Task` nor a `TaskHandle`: a sleep, a lock, a
 /// queue operation, a stream read, a user's `Operation`…
 template <class A>
 concept PlainAwaitable = requires { typename AwaiterOf<A>::type; } && !TaskOrHandle<A>;
-
-template <class A>
-using await_result_t = std::remove_cvref_t<
-    decltype(std::declval<std::remove_reference_t<typename AwaiterOf<A>::type>&>().await_resume())>;
 
 /// What a deadline accepts: a `Task` given by value (moved in; an lvalue Task is refused rather
 /// than silently emptied), a `TaskHandle` (copied), or a plain awaitable.
@@ -70,23 +47,33 @@ template <class T>
     return JoinAwaiter<T, JoinMode::owned>{state_of(handle)};
 }
 
-template <class T>
-Task<T> join_handle(TaskHandle<T> handle) {
-    if constexpr (std::is_void_v<T>) {
-        co_await owned_join(handle);
+/// Awaits `awaitable` (a plain awaitable, or the owned join of a handle) and ends with what it
+/// ended with: its value, or its cancellation or error passed on without a throw (the
+/// zero-exception path, docs/zero-exception.md; the deadline decides what to make of it).
+template <class R, class A>
+Task<R> await_inline(A&& awaitable) {
+    Outcome<R> outcome = co_await nothrow(static_cast<A&&>(awaitable));
+    if (!outcome) {
+        co_yield propagate(std::move(outcome));
+    }
+    if constexpr (std::is_void_v<R>) {
+        co_return;
     } else {
-        T result = co_await owned_join(handle);
-        co_return result;
+        co_return std::move(outcome).value();
     }
 }
 
-template <class R, class A>
-Task<R> await_inline(A&& awaitable) {
-    if constexpr (std::is_void_v<R>) {
-        co_await static_cast<A&&>(awaitable);
+/// The owned join of `handle` (kept alive here for the whole wait), ended as `await_inline` ends.
+template <class T>
+Task<T> join_handle(TaskHandle<T> handle) {
+    Outcome<T> outcome = co_await nothrow(owned_join(handle));
+    if (!outcome) {
+        co_yield propagate(std::move(outcome));
+    }
+    if constexpr (std::is_void_v<T>) {
+        co_return;
     } else {
-        R result = co_await static_cast<A&&>(awaitable);
-        co_return result;
+        co_return std::move(outcome).value();
     }
 }
 

@@ -132,6 +132,33 @@ public:
         }
         return target_->join_result();
     }
+    /// The `nothrow()` form (docs/zero-exception.md): the same decisions as `await_resume`, the
+    /// ending delivered as an `Outcome` — the waiter's own cancel or the awaited task's
+    /// cancellation with no throw (the latter read back by one rethrow only if that task let a
+    /// thrown `CancelledError` escape).
+    Outcome<T> await_resume_outcome() noexcept {
+        release_hold();
+        if (status_ == Status::misuse || status_ == Status::outside_task) [[unlikely]] {
+            return capture_outcome<T>([this]() -> T { return await_resume(); });
+        }
+        if (status_ == Status::cancelled) {
+            return Outcome<T>::cancelled(task_->take_cancel());
+        }
+        if (propagated && target_->done() && target_->ending() == Ending::cancelled &&
+            task_->cancel_requested()) {
+            if constexpr (Mode == JoinMode::owned) {
+                target_->mark_retrieved();
+                return Outcome<T>::cancelled(task_->take_cancel());
+            } else {
+                (void)task_->take_cancel();  // the awaited task's cancellation is returned below
+            }
+        }
+        try {
+            return target_->join_outcome();
+        } catch (...) {
+            return Outcome<T>::failed(std::current_exception());  // out of memory
+        }
+    }
 
 private:
     [[noreturn]] void throw_misuse() const {

@@ -1,9 +1,23 @@
 // uvtask internals — the runtime's cold throw paths, out of line so that the hot paths stay small.
 #pragma once
 
+#include <exception>
+
+namespace uvtask {
+class CancelledError;
+}  // namespace uvtask
+
 namespace uvtask::detail {
 
 class TaskState;
+
+/// Throws the `InvalidStateError` of awaiting an empty Task.
+[[noreturn]] void throw_empty_task();
+/// The same error, as an exception object (no throw).
+[[nodiscard]] std::exception_ptr empty_task_error() noexcept;
+/// The `CancelledError` inside `error` (a thrown one that escaped a coroutine), read back by
+/// one rethrow: the mixed path of docs/zero-exception.md.
+[[nodiscard]] CancelledError cancellation_of(const std::exception_ptr& error);
 
 /// True when the exception being handled right now is a `CancelledError` (no rethrow needed).
 [[nodiscard]] bool current_exception_is_cancel() noexcept;

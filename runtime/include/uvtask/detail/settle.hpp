@@ -8,26 +8,43 @@
 #include <utility>
 
 #include "uvtask/errors.hpp"
+#include "uvtask/outcome.hpp"
+#include "uvtask/detail/raise.hpp"
 #include "uvtask/task.hpp"
 
 namespace uvtask::detail {
 
-/// What a Task ended with: a value, or an exception (and whether it is a `CancelledError`).
+/// What a Task ended with: a value, or an exception (and whether it is a `CancelledError`), or
+/// a cancellation it ended with by `propagate` (no exception object). Unlike `Outcome`, a thrown
+/// `CancelledError` stays an exception object: a scope can pass it on without a rethrow.
 template <class T>
 struct Settled {
     using Value = std::conditional_t<std::is_void_v<T>, bool, T>;
-    std::optional<Value> value;  // engaged when the Task returned (`true` for void)
-    std::exception_ptr error;    // what escaped the Task, if anything
-    bool is_cancel = false;      // `error` is a CancelledError
+    std::optional<Value> value;           // engaged when the Task returned (`true` for void)
+    std::exception_ptr error;             // what escaped the Task, if anything
+    std::optional<CancelledError> cancel;  // the cancellation it propagated, if any
+    bool is_cancel = false;               // `error` is a CancelledError, or `cancel` is set
 
-    /// The value, or the exception rethrown.
+    /// The Task did not return a value.
+    [[nodiscard]] bool failed() const noexcept { return error != nullptr || cancel.has_value(); }
+    /// The value, or the exception rethrown (the cancellation thrown).
     T get() {
+        if (cancel) {
+            throw std::move(*cancel);
+        }
         if (error) {
             std::rethrow_exception(error);
         }
         if constexpr (!std::is_void_v<T>) {
             return std::move(*value);
         }
+    }
+    /// A `failed()` ending, for `co_yield` in the scope's coroutine: passed on without a throw.
+    [[nodiscard]] Propagation ending() && noexcept {
+        if (cancel) {
+            return {std::move(*cancel)};
+        }
+        return {error, is_cancel};
     }
 };
 
@@ -55,11 +72,15 @@ public:
     Settled<T> await_resume() {
         Settled<T> out;
         if (!frame_) {
-            out.error = std::make_exception_ptr(
-                InvalidStateError("co_await on an empty Task (already awaited or spawned?)"));
+            out.error = empty_task_error();
             return out;
         }
         auto& promise = frame_.promise();
+        if (promise.propagated_cancel != nullptr) {
+            out.cancel.emplace(std::move(*promise.propagated_cancel));
+            out.is_cancel = true;
+            return out;
+        }
         if (promise.exception) {
             out.error = promise.exception;
             out.is_cancel = promise.exception_is_cancel;

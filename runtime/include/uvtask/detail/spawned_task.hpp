@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "uvtask/errors.hpp"
+#include "uvtask/outcome.hpp"
 #include "uvtask/task.hpp"
 #include "uvtask/detail/frame_allocator.hpp"
 #include "uvtask/detail/loop_core.hpp"
@@ -63,8 +64,32 @@ public:
         if (!done()) {
             throw InvalidStateError("task '" + name() + "' is not done yet");
         }
+        if (ending() == Ending::cancelled) {
+            throw_cancelled_ending();
+        }
         if (ending() != Ending::value) {
             std::rethrow_exception(take_exception());
+        }
+    }
+
+    /// For a `nothrow` join (done): the result (as `join_result`), the cancellation as a value,
+    /// or the failure; no throw of a cancellation (docs/zero-exception.md). Throws
+    /// `std::bad_alloc` only (copying a cancel message).
+    Outcome<T> join_outcome() {
+        if (ending() == Ending::cancelled) {
+            return Outcome<T>::cancelled(ending_cancellation());
+        }
+        if (ending() == Ending::failed) {
+            return Outcome<T>::failed(take_exception());
+        }
+        try {
+            if constexpr (std::is_void_v<T>) {
+                return Outcome<T>();
+            } else {
+                return Outcome<T>(join_result());
+            }
+        } catch (...) {
+            return Outcome<T>::failed(std::current_exception());  // a move-only result taken
         }
     }
 

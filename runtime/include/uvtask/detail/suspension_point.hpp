@@ -4,6 +4,7 @@
 #include <coroutine>
 #include <cstdint>
 
+#include "uvtask/outcome.hpp"
 #include "uvtask/detail/loop_core.hpp"
 #include "uvtask/detail/raise.hpp"
 #include "uvtask/detail/task_state.hpp"
@@ -69,6 +70,18 @@ protected:
         if (status_ == Status::outside_task) [[unlikely]] {
             throw_outside_task(operation);
         }
+    }
+
+    /// In `await_resume_outcome` (the `nothrow()` form of `await_resume`, docs/zero-exception.md):
+    /// a cancel that ended this await is returned as a value, consumed exactly as `finish`
+    /// consumes it by throwing; otherwise the Outcome of `resume` (the awaiter's throwing
+    /// resume path: its value, or the error it throws).
+    template <class R, class F>
+    [[nodiscard]] Outcome<R> outcome_or(F&& resume) noexcept {
+        if (status_ == Status::cancelled) [[unlikely]] {
+            return Outcome<R>::cancelled(task_->take_cancel());
+        }
+        return capture_outcome<R>(static_cast<F&&>(resume));
     }
 
     TaskState* task_ = nullptr;

@@ -100,6 +100,9 @@ struct PromiseBase {
     TaskState* root_of = nullptr;          // set when this frame is the body of a spawned task
     std::exception_ptr exception;          // what escaped the body
     bool exception_is_cancel = false;      // it was a CancelledError
+    /// The body ended by `co_yield propagate(cancellation)`: the cancellation, which lives in the
+    /// body's suspended frame until the frame is destroyed (no exception object, no throw).
+    CancelledError* propagated_cancel = nullptr;
 };
 
 /// The shared state of a spawned task. One reference is held by the loop while the task is not
@@ -143,11 +146,23 @@ public:
     [[nodiscard]] bool on_loop_thread() const noexcept { return tls_current_host == host_; }
     [[nodiscard]] bool done() const noexcept { return done_.load(std::memory_order_acquire); }
     [[nodiscard]] Ending ending() const noexcept { return ending_; }
-    /// The stored exception (failure or cancellation); marks a failure as retrieved.
+    /// The stored exception of a failure; marks it as retrieved. (A cancelled ending may have
+    /// no exception object: `ending_exception()`.)
     [[nodiscard]] const std::exception_ptr& take_exception() noexcept {
         mark_retrieved();
         return exception_;
     }
+    /// The ending as an exception: the failure, or the cancellation (made into an exception
+    /// object without a throw when the task ended by `propagate`). Null after a value.
+    [[nodiscard]] std::exception_ptr ending_exception() noexcept;
+    /// A task that ended cancelled: its `CancelledError` (message and kind), as a value. Free
+    /// of throws when the task ended by `propagate` or by loop teardown; when the body let a
+    /// thrown `CancelledError` escape, it is read back by one rethrow (the mixed path,
+    /// docs/zero-exception.md). Throws `std::bad_alloc` copying the message.
+    [[nodiscard]] CancelledError ending_cancellation() const;
+    /// A task that ended cancelled: throws its `CancelledError` (once, a fresh one when it
+    /// ended without an exception object).
+    [[noreturn]] void throw_cancelled_ending() const;
     void mark_retrieved() noexcept {
         // Relaxed: read only by the last reference's release (ordered by the count's acq_rel).
         retrieved_.store(true, std::memory_order_relaxed);
@@ -272,6 +287,9 @@ protected:
         ending_ = Ending::failed;
         exception_ = std::move(error);
     }
+    /// The body ended cancelled without an exception object (`propagate`): keeps its message
+    /// and kind (out of memory for the message, the ending keeps its kind only).
+    void end_cancelled(CancelledError& error) noexcept;
 
 private:
     bool start_or_skip() noexcept;
@@ -314,6 +332,7 @@ private:
     std::uint32_t hold_depth_ = 0;
     Ending ending_ = Ending::pending;
     CancelKind kind_ = CancelKind::user;
+    CancelKind ending_kind_ = CancelKind::user;  // a cancelled ending without exception_
     std::uint64_t cancel_origin_ = 0;  // under lock_: where the latest request started (0: here)
     bool started_ = false;
     std::atomic<bool> retrieved_{false};  // joins on several loops may retrieve it at once
@@ -325,6 +344,7 @@ private:
     struct Extras {
         std::string name;
         std::string message;
+        std::string ending_message;  // a cancelled ending without exception_ (end_cancelled)
         std::unique_ptr<std::stop_source> stop_source;
         std::vector<std::function<void()>> done_callbacks;
     };

@@ -1,4 +1,5 @@
-// Test support: run a Task and keep what it ended with — a value or an exception — to CHECK it.
+// Test support: run a Task and keep what it ended with (`Ended<T>`: a value or an exception)
+// to CHECK it.
 #pragma once
 
 #include <exception>
@@ -11,7 +12,7 @@
 namespace uvtask::testing {
 
 template <class T>
-struct Outcome {
+struct Ended {
     using Value = std::conditional_t<std::is_void_v<T>, bool, T>;
     std::optional<Value> value;
     std::exception_ptr error;
@@ -39,8 +40,8 @@ struct Outcome {
 
 /// Awaits `work` inline and returns its outcome instead of throwing.
 template <class T>
-Task<Outcome<T>> outcome_of(Task<T> work) {
-    Outcome<T> out;
+Task<Ended<T>> outcome_of(Task<T> work) {
+    Ended<T> out;
     try {
         if constexpr (std::is_void_v<T>) {
             co_await std::move(work);
@@ -57,8 +58,8 @@ Task<Outcome<T>> outcome_of(Task<T> work) {
 
 /// The outcome of a finished task, from its handle.
 template <class T>
-Outcome<T> outcome_of(const TaskHandle<T>& handle) {
-    Outcome<T> out;
+Ended<T> outcome_of(const TaskHandle<T>& handle) {
+    Ended<T> out;
     try {
         if constexpr (std::is_void_v<T>) {
             handle.result();
@@ -75,7 +76,7 @@ Outcome<T> outcome_of(const TaskHandle<T>& handle) {
 /// Waits for `handle`'s task to end (without passing on a cancel of the waiter: `shield`) and
 /// returns its outcome.
 template <class T>
-Task<Outcome<T>> settled(TaskHandle<T> handle) {
+Task<Ended<T>> settled(TaskHandle<T> handle) {
     try {
         if constexpr (std::is_void_v<T>) {
             co_await shield(handle);
