@@ -55,7 +55,10 @@ Task<std::tuple<GatherValue<typename As::value_type>...>> run_gather(As... items
             return (... && ended_with_value(handle));
         },
         handles);
-    scope.conclude(all_values);
+    JoinScope::Conclusion concluded = scope.conclude(all_values);
+    if (concluded.ending) {
+        co_yield std::move(*concluded.ending);  // no throw: docs/zero-exception.md
+    }
     co_return std::apply(
         [](const auto&... handle) {
             return std::tuple<GatherValue<typename As::value_type>...>(gathered_value(handle)...);
@@ -78,7 +81,10 @@ run_gather_range(std::vector<A> items) {
     for (const TaskHandle<T>& handle : handles) {
         all_values = all_values && ended_with_value(handle);
     }
-    scope.conclude(all_values);
+    JoinScope::Conclusion concluded = scope.conclude(all_values);
+    if (concluded.ending) {
+        co_yield std::move(*concluded.ending);  // no throw: docs/zero-exception.md
+    }
     if constexpr (std::is_void_v<T>) {
         for (const TaskHandle<T>& handle : handles) {
             detail::state_of(handle)->join_result();

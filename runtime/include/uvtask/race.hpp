@@ -18,12 +18,17 @@ namespace uvtask {
 
 namespace detail {
 
+/// How the race ends: the winner's ending (or the last cancelled task's), as an Outcome.
 template <class T>
-T race_result(const std::vector<TaskHandle<T>>& handles, std::size_t winner) {
+Outcome<T> race_result(const std::vector<TaskHandle<T>>& handles, std::size_t winner) noexcept {
     if (winner == JoinScope::none) {
-        throw InvalidStateError("race(): no task");
+        return Outcome<T>::failed(std::make_exception_ptr(InvalidStateError("race(): no task")));
     }
-    return detail::state_of(handles[winner])->join_result();
+    try {
+        return detail::state_of(handles[winner])->join_outcome();
+    } catch (...) {
+        return Outcome<T>::failed(std::current_exception());  // out of memory
+    }
 }
 
 template <class T>
@@ -39,11 +44,18 @@ Task<T> run_race(std::vector<TaskHandle<T>> handles, std::vector<Task<T>> tasks)
         scope.start(handles[adopted + i], std::move(tasks[i]), adopted + i);
     }
     co_await scope.wait_all();
-    const std::size_t winner = scope.conclude(false);
+    JoinScope::Conclusion concluded = scope.conclude(false);
+    if (concluded.ending) {
+        co_yield std::move(*concluded.ending);  // no throw: docs/zero-exception.md
+    }
+    Outcome<T> result = race_result(handles, concluded.index);
+    if (!result) {
+        co_yield propagate(std::move(result));
+    }
     if constexpr (std::is_void_v<T>) {
-        race_result(handles, winner);
+        co_return;
     } else {
-        co_return race_result(handles, winner);
+        co_return std::move(result).value();
     }
 }
 

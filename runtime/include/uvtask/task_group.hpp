@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -132,9 +133,11 @@ private:
     void adopt(detail::TaskState& child);
     static void on_child_done(void* self, detail::TaskState& child, std::size_t index,
                               bool cancelled_by_group) noexcept;
-    void body_ended(const std::exception_ptr& error, bool is_cancel) noexcept;
-    /// After the children ended: throws the ExceptionGroup or the CancelledError, or returns.
-    void conclude(const std::exception_ptr& error, bool is_cancel);
+    void body_ended(const detail::SettledEnding& body) noexcept;
+    /// After the children ended: the ExceptionGroup or the CancelledError the group ends with
+    /// (passed on without a throw, docs/zero-exception.md), or nothing.
+    [[nodiscard]] std::optional<detail::Propagation> conclude(
+        const detail::SettledEnding& body) noexcept;
     [[nodiscard]] detail::AllDoneAwaiter wait_children() noexcept { return children_.wait_all(); }
 
     detail::ChildSet children_;
@@ -161,17 +164,23 @@ Task<typename GroupBodyResult<F, Args...>::value_type> run_task_group(F body, Ar
         work = failed_task<V>(std::current_exception());
     }
     Settled<V> outcome = co_await settle(std::move(work));
-    group.body_ended(outcome.error, outcome.is_cancel);
+    group.body_ended(outcome);
     // Until no child is left: a child may be spawned into the group while the last one ends
     // (from its done callback), after the wait was woken (asyncio re-checks after every wake-up).
     do {
         co_await group.wait_children();
     } while (group.size() > 0);
-    group.conclude(outcome.error, outcome.is_cancel);
+    std::optional<Propagation> ending = group.conclude(outcome);
+    if (ending) {
+        co_yield std::move(*ending);
+    }
+    if (outcome.failed()) {
+        co_yield std::move(outcome).ending();
+    }
     if constexpr (std::is_void_v<V>) {
-        outcome.get();
+        co_return;
     } else {
-        co_return outcome.get();
+        co_return std::move(*outcome.value);
     }
 }
 

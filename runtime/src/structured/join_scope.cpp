@@ -68,26 +68,26 @@ void JoinScope::on_child_done(void* owner, TaskState& child, std::size_t index,
     // last handle to it goes ("Task exception was never retrieved"), it is not dropped silently.
 }
 
-std::size_t JoinScope::conclude(bool all_values) {
+JoinScope::Conclusion JoinScope::conclude(bool all_values) noexcept {
     if (start_error_) {
-        std::rethrow_exception(start_error_);
+        return {none, Propagation{start_error_}};
     }
     if (mode_ == Mode::race) {
         if (winner_ != none) {
-            return winner_;
+            return {winner_, std::nullopt};
         }
         if (parent_->cancel_deliverable()) {
-            throw parent_->take_cancel();
+            return {none, Propagation{parent_->take_cancel()}};
         }
-        return last_cancelled_;
+        return {last_cancelled_, std::nullopt};
     }
     if (first_failure_) {
-        std::rethrow_exception(first_failure_);
+        return {none, Propagation{first_failure_}};
     }
     if (!all_values && children_.cancel_reached() && parent_->cancel_deliverable()) {
-        throw parent_->take_cancel();
+        return {none, Propagation{parent_->take_cancel()}};
     }
-    return none;
+    return {none, std::nullopt};
 }
 
 }  // namespace uvtask::detail

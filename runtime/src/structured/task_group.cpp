@@ -4,22 +4,12 @@
 #include <string>
 
 #include "uvtask/detail/loop_core.hpp"
+#include "uvtask/detail/raise.hpp"
 #include "uvtask/detail/suspension_point.hpp"
 
 namespace uvtask {
 
 namespace {
-
-/// The message and kind of the CancelledError `error` holds.
-CancelledError cancel_of(const std::exception_ptr& error) {
-    try {
-        std::rethrow_exception(error);
-    } catch (const CancelledError& cancel) {
-        return cancel;
-    } catch (...) {
-        return CancelledError();
-    }
-}
 
 }  // namespace
 
@@ -78,13 +68,14 @@ void TaskGroup::on_child_done(void* owner, detail::TaskState& child, std::size_t
     }
 }
 
-void TaskGroup::body_ended(const std::exception_ptr& error, bool is_cancel) noexcept {
+void TaskGroup::body_ended(const detail::SettledEnding& body) noexcept {
+    const bool is_cancel = body.is_cancel;
     body_running_ = false;
-    propagate_cancel_ = error && is_cancel;
+    propagate_cancel_ = body.failed() && is_cancel;
     if (scope_.requested() && !scope_.leave().others) {
         propagate_cancel_ = false;  // the CancelledError was ours alone
     }
-    if (!error || children_.cancelling_children()) {
+    if (!body.failed() || children_.cancelling_children()) {
         return;
     }
     if (!is_cancel) {
@@ -92,7 +83,7 @@ void TaskGroup::body_ended(const std::exception_ptr& error, bool is_cancel) noex
     } else if (parent_->deliveries() != deliveries_at_entry_) {
         // An outer request reached the body: pass on who asked (the error's message and kind).
         try {
-            const CancelledError cancel = cancel_of(error);
+            const CancelledError cancel = body.cancellation();
             children_.cancel_children(cancel.message(), cancel.kind());
         } catch (...) {
             children_.cancel_children({}, CancelKind::parent);  // out of memory
@@ -104,22 +95,31 @@ void TaskGroup::body_ended(const std::exception_ptr& error, bool is_cancel) noex
     }
 }
 
-void TaskGroup::conclude(const std::exception_ptr& error, bool is_cancel) {
+std::optional<detail::Propagation> TaskGroup::conclude(const detail::SettledEnding& body) noexcept {
     ended_ = true;
-    if (error && !is_cancel) {
-        errors_.push_back(error);
+    if (body.error && !body.is_cancel) {
+        try {
+            errors_.push_back(body.error);
+        } catch (...) {
+            return detail::Propagation{std::current_exception()};  // out of memory
+        }
     }
     if (!errors_.empty()) {
         // A request the body received was delivered there: it is not thrown again (one delivery
         // per request); one still pending stays pending, for the next suspension point.
-        throw ExceptionGroup(std::move(errors_));
+        try {
+            return detail::Propagation{std::make_exception_ptr(ExceptionGroup(std::move(errors_)))};
+        } catch (...) {
+            return detail::Propagation{std::current_exception()};  // out of memory
+        }
     }
     if (propagate_cancel_) {
-        std::rethrow_exception(error);
+        return std::nullopt;  // the body's own cancellation, passed on by the caller
     }
     if (children_.cancel_reached() && parent_->cancel_deliverable()) {
-        throw parent_->take_cancel();  // the outer cancel reached the wait for the children
+        return detail::Propagation{parent_->take_cancel()};  // the outer cancel reached the wait
     }
+    return std::nullopt;  // a body that failed otherwise ends the group with its own ending
 }
 
 }  // namespace uvtask

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -64,11 +65,17 @@ public:
     }
     /// Waits for every child (an outer cancel is passed on to them; see AllDoneAwaiter).
     [[nodiscard]] AllDoneAwaiter wait_all() noexcept { return children_.wait_all(); }
-    /// After the wait. gather: rethrows the start error or the first failure; throws
-    /// `CancelledError` if the outer cancel reached the wait and `all_values` is false.
-    /// race: the same for the start error; returns the winner's index, or — no winner — throws
-    /// the outer `CancelledError` if it is pending, or returns `last_cancelled()`.
-    std::size_t conclude(bool all_values);
+    /// What the scope ends with: an index (race) and the ending to pass on without a throw
+    /// (docs/zero-exception.md), if any.
+    struct Conclusion {
+        std::size_t index;
+        std::optional<Propagation> ending;
+    };
+    /// After the wait. gather: ends with the start error or the first failure, or with the
+    /// outer `CancelledError` if it reached the wait and `all_values` is false. race: the same
+    /// for the start error; the winner's index, or — no winner — the outer `CancelledError` if
+    /// it is pending, or `last_cancelled()`.
+    [[nodiscard]] Conclusion conclude(bool all_values) noexcept;
     /// race: the index of the last child that ended cancelled.
     [[nodiscard]] std::size_t last_cancelled() const noexcept { return last_cancelled_; }
 

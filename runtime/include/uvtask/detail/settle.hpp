@@ -14,19 +14,36 @@
 
 namespace uvtask::detail {
 
-/// What a Task ended with: a value, or an exception (and whether it is a `CancelledError`), or
-/// a cancellation it ended with by `propagate` (no exception object). Unlike `Outcome`, a thrown
-/// `CancelledError` stays an exception object: a scope can pass it on without a rethrow.
-template <class T>
-struct Settled {
-    using Value = std::conditional_t<std::is_void_v<T>, bool, T>;
-    std::optional<Value> value;           // engaged when the Task returned (`true` for void)
+/// How a Task ended, apart from its value: an exception (and whether it is a
+/// `CancelledError`), or a cancellation it ended with by `propagate` (no exception object).
+/// Unlike `Outcome`, a thrown `CancelledError` stays an exception object: a scope can pass it on
+/// without a rethrow.
+struct SettledEnding {
     std::exception_ptr error;             // what escaped the Task, if anything
     std::optional<CancelledError> cancel;  // the cancellation it propagated, if any
     bool is_cancel = false;               // `error` is a CancelledError, or `cancel` is set
 
     /// The Task did not return a value.
     [[nodiscard]] bool failed() const noexcept { return error != nullptr || cancel.has_value(); }
+    /// A `failed()` ending, for `co_yield` in the scope's coroutine: passed on without a throw.
+    [[nodiscard]] Propagation ending() && noexcept {
+        if (cancel) {
+            return {std::move(*cancel)};
+        }
+        return {error, is_cancel};
+    }
+    /// The cancellation of an ending that `is_cancel` (one rethrow if it was thrown).
+    [[nodiscard]] CancelledError cancellation() const {
+        return cancel ? *cancel : cancellation_of(error);
+    }
+};
+
+/// What a Task ended with: a value, or a `SettledEnding`.
+template <class T>
+struct Settled : SettledEnding {
+    using Value = std::conditional_t<std::is_void_v<T>, bool, T>;
+    std::optional<Value> value;  // engaged when the Task returned (`true` for void)
+
     /// The value, or the exception rethrown (the cancellation thrown).
     T get() {
         if (cancel) {
@@ -38,13 +55,6 @@ struct Settled {
         if constexpr (!std::is_void_v<T>) {
             return std::move(*value);
         }
-    }
-    /// A `failed()` ending, for `co_yield` in the scope's coroutine: passed on without a throw.
-    [[nodiscard]] Propagation ending() && noexcept {
-        if (cancel) {
-            return {std::move(*cancel)};
-        }
-        return {error, is_cancel};
     }
 };
 
