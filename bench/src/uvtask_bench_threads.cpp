@@ -1,6 +1,7 @@
 // uvtask's side of the threads scenarios of bench/PROTOCOL.md (S8): a task on loop A cancelled by
 // a task on loop B (S8a, S8b), and Loop::post from foreign threads (S8_post_rtt, the round trip;
-// S8_post_1thread / S8_post_2threads, posts delivered per second). The loops are those of a
+// S8_post_1thread / S8_post_2threads, posts delivered per second), and the round trip's floor on
+// bare libuv (floor_uv_async_rtt). The loops are those of a
 // LoopGroup, as an application would write it. Prints one JSON object (runtime "uvtask", the S8
 // metrics only) on stdout; bench/report.py merges it with bench/out/uvtask.json.
 //
@@ -96,6 +97,50 @@ void post_rtt(Loop& loop, int warmup, int reps) {
     latency_metric("S8_post_rtt", std::move(samples));
 }
 
+// ---- floor_uv_async_rtt: S8_post_rtt on bare libuv, without uvtask: a thread runs uv_run with
+// a uv_async_t; this thread takes t0, calls uv_async_send and blocks on the same futex; the async
+// callback sets the flag and wakes it. What any runtime on libuv pays for the round trip.
+
+struct UvRtt {
+    uv_loop_t loop{};
+    uv_async_t async{};
+    std::atomic<std::uint32_t> done{0};
+    std::atomic<bool> stop{false};
+};
+
+void floor_uv_async_rtt(int warmup, int reps) {
+    UvRtt rtt;
+    uv_loop_init(&rtt.loop);
+    rtt.loop.data = &rtt;
+    uv_async_init(&rtt.loop, &rtt.async, [](uv_async_t* handle) {
+        auto* r = static_cast<UvRtt*>(handle->loop->data);
+        if (r->stop.load(std::memory_order_acquire)) {
+            uv_close(reinterpret_cast<uv_handle_t*>(&r->async), nullptr);
+            return;
+        }
+        r->done.store(1, std::memory_order_release);
+        r->done.notify_one();
+    });
+    std::thread runner([&rtt] { uv_run(&rtt.loop, UV_RUN_DEFAULT); });
+    std::vector<std::uint64_t> samples;
+    samples.reserve(static_cast<std::size_t>(reps));
+    for (int i = 0; i < warmup + reps; ++i) {
+        rtt.done.store(0, std::memory_order_relaxed);
+        const std::uint64_t t0 = now();
+        uv_async_send(&rtt.async);
+        rtt.done.wait(0, std::memory_order_acquire);
+        const std::uint64_t t1 = now();
+        if (i >= warmup) {
+            samples.push_back(t1 - t0);
+        }
+    }
+    rtt.stop.store(true, std::memory_order_release);
+    uv_async_send(&rtt.async);
+    runner.join();
+    uv_loop_close(&rtt.loop);
+    latency_metric("floor_uv_async_rtt", std::move(samples));
+}
+
 // ---- S8_post_<n>thread(s): n foreign threads post `per_thread` calls each as fast as they can;
 // posts delivered per second = all of them / (t0 → the loop has run the last one).
 
@@ -157,6 +202,7 @@ int main(int argc, char** argv) {
             post_throughput(group.loop(0), 1, per_thread, "S8_post_1thread");
             post_throughput(group.loop(0), 2, per_thread, "S8_post_2threads");
         }
+        floor_uv_async_rtt(params.pick(500, 100), params.pick(10'000, 1'000));
     }
     bench::print_result();
     return 0;
