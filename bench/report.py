@@ -362,7 +362,7 @@ def main():
                  "CancelledError in the awaiter (uvtask: a native job; asyncio/uvloop: a Python loop "
                  "yielding with sleep(0) every ~10 µs), S9 work = prime-sieve numbers per second, S9 tick "
                  "= lateness of a 1 ms asyncio ticker meanwhile, S9 rt = awaiting a trivial coroutine "
-                 "; S8a/S8b cancel a task on another loop/thread → its handler / the canceller's join, post rtt "
+                 "— S8a/S8b cancel a task on another loop/thread → its handler / the canceller's join, post rtt "
                  "= a foreign thread posts a call and blocks until it has run, posts/s = calls delivered while "
                  "1 or 2 foreign threads post, echo = req/s of an echo server on 1 or 2 loops (Tokio: worker "
                  "threads), 64 connections × 64-byte messages from one client on the same 2 cores "
