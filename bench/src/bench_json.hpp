@@ -17,8 +17,8 @@
 namespace bench {
 
 inline std::uint64_t now() noexcept {
-    return static_cast<std::uint64_t>(
-        std::chrono::steady_clock::now().time_since_epoch() / std::chrono::nanoseconds(1));
+    return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch() /
+                                      std::chrono::nanoseconds(1));
 }
 
 struct Params {
@@ -99,15 +99,16 @@ inline double median(std::vector<double> v) {
 
 /// Prints the program's JSON object (runtime "uvtask") on stdout.
 inline void print_result() {
-    std::printf("{\n  \"runtime\": \"uvtask\",\n  \"version\": \"uvtask 0.1.0 (libuv %s, %s)\",\n"
-                "  \"skipped\": null,\n  \"metrics\": {%s\n  }\n}\n",
-                uv_version_string(),
+    std::printf(
+        "{\n  \"runtime\": \"uvtask\",\n  \"version\": \"uvtask 0.1.0 (libuv %s, %s)\",\n"
+        "  \"skipped\": null,\n  \"metrics\": {%s\n  }\n}\n",
+        uv_version_string(),
 #if defined(__clang__)
-                "clang " __clang_version__,
+        "clang " __clang_version__,
 #else
-                "g++ " __VERSION__,
+        "g++ " __VERSION__,
 #endif
-                metrics.str().c_str());
+        metrics.str().c_str());
 }
 
 }  // namespace bench

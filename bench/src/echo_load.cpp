@@ -38,8 +38,8 @@ std::int64_t now_ns() {
 
 struct Connection {
     int fd = -1;
-    std::string message;   // what this connection sends each time
-    std::size_t got = 0;   // bytes of the current echo received
+    std::string message;  // what this connection sends each time
+    std::size_t got = 0;  // bytes of the current echo received
     std::vector<char> buffer;
 };
 
@@ -187,9 +187,10 @@ int main(int argc, char** argv) {
         ::close(c.fd);
     }
     ::close(ep);
-    std::printf("{\"connections\": %d, \"size\": %d, \"seconds\": %.3f, \"requests\": %lld, "
-                "\"req_per_s\": %.1f}\n",
-                conns, size, seconds, static_cast<long long>(requests),
-                static_cast<double>(requests) / seconds);
+    std::printf(
+        "{\"connections\": %d, \"size\": %d, \"seconds\": %.3f, \"requests\": %lld, "
+        "\"req_per_s\": %.1f}\n",
+        conns, size, seconds, static_cast<long long>(requests),
+        static_cast<double>(requests) / seconds);
     return 0;
 }

@@ -303,7 +303,8 @@ Task<void> s4(std::size_t count, const std::string& label) {
     scalar_metric("S4_" + label + "_bytes", "bytes/task",
                   static_cast<double>(rss1 > rss0 ? rss1 - rss0 : 0) / n);
     scalar_metric("S4_" + label + "_cancel_join", "ns", static_cast<double>(t3 - t2));
-    scalar_metric("S4_" + label + "_cancels_per_s", "1/s", n / (static_cast<double>(t3 - t2) / 1e9));
+    scalar_metric("S4_" + label + "_cancels_per_s", "1/s",
+                  n / (static_cast<double>(t3 - t2) / 1e9));
 }
 
 // ---- S5: cancel from another OS thread
