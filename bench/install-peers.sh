@@ -85,7 +85,8 @@ build_asio() {
   local cxx="${CXX:-g++}"
   command -v "$cxx" >/dev/null 2>&1 || { echo "C++ compiler $cxx not found"; return 1; }
   local src="$peers/asio_bench.cpp" bin="$out/asio_bench"
-  if [ -x "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt /usr/include/asio/version.hpp ]; then
+  if [ -x "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$peers/asio_bench_threads.hpp" ] &&
+     [ "$bin" -nt /usr/include/asio/version.hpp ]; then
     return 0
   fi
   log "building $bin"

@@ -4,13 +4,16 @@
     /usr/bin/python3 bench/report.py [FILE.json ...] [--out DIR]
 
 FILES default to bench/out/uvtask.json, bench/out/uvtask-s9.json (uvtask's S9, measured from
-Python; merged into the uvtask row) and bench/out/peer-*.json. Prints (stdout):
+Python), bench/out/uvtask-threads.json (S8), bench/out/uvtask-echo.json (the echo scenario) —
+all merged into the uvtask row — and bench/out/peer-*.json (peer-tokio-echo.json merged into
+the tokio row). A file marked "partial" adds metrics to its runtime's row, never its version. Prints (stdout):
   - header lines: date, machine (CPU model, cores, kernel, memory), each runtime's version;
   - table 1: one row per runtime; latencies in µs (p50 / p99), S2 costs in ns per op,
     S4 spawn in ns/task, bytes/task and cancels/s for 100k and 1m tasks; S9 (Python) latency,
-    work rate, ticker lateness and round trip;
+    work rate, ticker lateness and round trip; S8 (threads) cross-loop cancel latency, post
+    round trip and posts/s from 1 and 2 threads; echo requests/s on 1 and 2 loops/workers;
   - table 2 (only if uvtask's file is among the inputs): uvtask's ratio to each peer, per column:
-    peer / uvtask for costs and latencies, uvtask / peer for cancels/s, so > 1 means uvtask is
+    peer / uvtask for costs and latencies, uvtask / peer for rates, so > 1 means uvtask is
     better on that column.
 Writes into DIR (default bench/out): results.json (machine, versions, every metric with every
 percentile, without the raw samples), table.md (the same tables in Markdown) and latency.png
@@ -58,15 +61,26 @@ COLUMNS = [
     ("S9 work", "num/s", "S9_work", "value", "rate"),
     ("S9 tick µs", "p99", "S9_tick", "p99", "lat"),
     ("S9 rt", "ns", "S9_rt", "value", "ns"),
+    ("S8a µs", "p50", "S8a", "p50", "lat"),
+    ("S8a µs", "p99", "S8a", "p99", "lat"),
+    ("S8b µs", "p50", "S8b", "p50", "lat"),
+    ("S8b µs", "p99", "S8b", "p99", "lat"),
+    ("post rtt µs", "p50", "S8_post_rtt", "p50", "lat"),
+    ("post rtt µs", "p99", "S8_post_rtt", "p99", "lat"),
+    ("posts/s", "1 thr", "S8_post_1thread", "value", "rate"),
+    ("posts/s", "2 thr", "S8_post_2threads", "value", "rate"),
+    ("echo req/s", "1 loop", "echo_1loop", "value", "rate"),
+    ("echo req/s", "2 loops", "echo_2loops", "value", "rate"),
 ]
-# The text table is printed in panels so that it fits a terminal: S1–S3, S4–S7, S9 (the
-# column ranges, 1-based, end excluded).
-PANELS = [(1, 9), (9, 23), (23, len(COLUMNS) + 1)]
+# The text table is printed in panels so that it fits a terminal: S1–S3, S4–S7, S9, S8 + echo
+# (the column ranges, 1-based, end excluded).
+PANELS = [(1, 9), (9, 23), (23, 28), (28, len(COLUMNS) + 1)]
 PLOTTED = [("S1a", "S1a: cancel → task's handler"), ("S1b", "S1b: cancel → canceller's join"),
            ("S3", "S3: CPU-bound task, timer cancel → handler"), ("S5", "S5: cancel from another thread → handler"),
            ("S6", "S6: cancel a blocked TCP read → handler"),
            ("S7b", "S7b: cancel a thread-pool job → handler after the job ended"),
-           ("S9", "S9: asyncio task.cancel() of a CPU-bound job → CancelledError")]
+           ("S9", "S9: asyncio task.cancel() of a CPU-bound job → CancelledError"),
+           ("S8b", "S8b: cancel a task of another loop → the canceller's join")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,11 +127,16 @@ def load(files):
         obj.setdefault("metrics", {})
         obj["_file"] = path
         if obj["runtime"] in runs and not obj.get("skipped"):
-            # A runtime measured by two programs (uvtask: the C++ benchmark and the Python S9):
-            # one row, the metrics merged; the first file's version stays.
+            # A runtime measured by several programs (uvtask: the C++ benchmarks, the Python S9,
+            # the echo servers): one row, the metrics merged; the first full file's version stays.
             first = runs[obj["runtime"]]
             first["metrics"].update(obj["metrics"])
-            first.setdefault("extra_versions", []).append(obj.get("version"))
+            if first.get("partial") and not obj.get("partial"):
+                for key in ("version", "skipped", "wall_s", "_file"):
+                    first[key] = obj.get(key)
+                first.pop("partial")
+            elif not obj.get("partial"):
+                first.setdefault("extra_versions", []).append(obj.get("version"))
             continue
         runs[obj["runtime"]] = obj
     return sorted(runs.values(), key=lambda r: (ORDER.index(r["runtime"]) if r["runtime"] in ORDER
@@ -285,8 +304,9 @@ def main():
     args = ap.parse_args()
     files = args.files
     if not files:
-        files = [p for p in [os.path.join(HERE, "out", "uvtask.json"),
-                             os.path.join(HERE, "out", "uvtask-s9.json")] if os.path.exists(p)]
+        files = [os.path.join(HERE, "out", f) for f in
+                 ("uvtask.json", "uvtask-s9.json", "uvtask-threads.json", "uvtask-echo.json")]
+        files = [p for p in files if os.path.exists(p)]
         files += sorted(glob.glob(os.path.join(HERE, "out", "peer-*.json")))
     runs = load(files)
     if not runs:
@@ -328,7 +348,9 @@ def main():
     floors = [("floor_throw_catch", "one C++ throw+catch of CancelledError, hot"),
               ("floor_cold_throw_catch", "the same after S3's spinning (cold), the floor of S3"),
               ("floor_uv_async_wake", "waking a libuv loop blocked in uv_run from another thread (uv_async_send), "
-               "no uvtask: the floor of S5 for a runtime on libuv")]
+               "no uvtask: the floor of S5 for a runtime on libuv"),
+              ("floor_uv_async_rtt", "S8's post round trip on bare libuv (uv_async_send, the callback wakes the "
+               "sender's futex), no uvtask: the floor of S8 post rtt for a runtime on libuv")]
     for name, label in floors:
         f = uv.get("metrics", {}).get(name) if uv is not None else None
         if isinstance(f, dict):
@@ -340,7 +362,16 @@ def main():
                  "CancelledError in the awaiter (uvtask: a native job; asyncio/uvloop: a Python loop "
                  "yielding with sleep(0) every ~10 µs), S9 work = prime-sieve numbers per second, S9 tick "
                  "= lateness of a 1 ms asyncio ticker meanwhile, S9 rt = awaiting a trivial coroutine "
+                 "— S8a/S8b cancel a task on another loop/thread → its handler / the canceller's join, post rtt "
+                 "= a foreign thread posts a call and blocks until it has run, posts/s = calls delivered while "
+                 "1 or 2 foreign threads post, echo = req/s of an echo server on 1 or 2 loops (Tokio: worker "
+                 "threads), 64 connections × 64-byte messages from one client on the same 2 cores "
                  "(bench/PROTOCOL.md). – = no equivalent / not run.")
+    tk = next((r for r in runs if r["runtime"] == "tokio" and not r.get("skipped")), None)
+    cross = value(tk, "S8_cross_thread", "value") if tk is not None else None
+    if cross is not None and value(tk, "S8a", "n"):
+        notes.append(f"tokio S8: its scheduler ran the cancelled task on another thread than the canceller "
+                     f"in {cross:.0f} of {value(tk, 'S8a', 'n')} reps (work stealing decides; no API pins a task)")
 
     out = []
     out += header
@@ -349,7 +380,7 @@ def main():
         out.append(text_table(panel(head1, lo, hi), panel(head2, lo, hi), [panel(r, lo, hi) for r in rows]))
         out.append("")
     if rrows:
-        out.append("uvtask's advantage (peer/uvtask for latencies and costs, uvtask/peer for cancels/s; > 1 = uvtask better):")
+        out.append("uvtask's advantage (peer/uvtask for latencies and costs, uvtask/peer for rates; > 1 = uvtask better):")
         rhead2 = ["vs peer"] + head2[1:]
         for lo, hi in PANELS:
             out.append(text_table(panel(head1, lo, hi), panel(rhead2, lo, hi), [panel(r, lo, hi) for r in rrows]))
@@ -369,7 +400,7 @@ def main():
         md.append(f"| {r['runtime']} | {(r.get('version') or '?')}{' (skipped: ' + r['skipped'] + ')' if r.get('skipped') else ''} |")
     md += ["", md_table(md_head, rows)]
     if rrows:
-        md += ["", "uvtask's advantage (peer / uvtask for latencies and costs, uvtask / peer for cancels/s; "
+        md += ["", "uvtask's advantage (peer / uvtask for latencies and costs, uvtask / peer for rates; "
                    "> 1 means uvtask is better):", "", md_table(["vs peer"] + md_head[1:], rrows)]
     md += [""] + [f"{n}  " for n in notes]
     with open(os.path.join(args.out, "table.md"), "w") as f:

@@ -1,4 +1,4 @@
-// Asio (standalone, C++20 coroutines) peer for bench/PROTOCOL.md (scenarios S1..S7).
+// Asio (standalone, C++20 coroutines) peer for bench/PROTOCOL.md (scenarios S1..S8).
 //
 //     g++ -std=c++20 -O2 -pthread bench/peers/asio_bench.cpp -o bench/out/asio_bench
 //     bench/out/asio_bench --variant exc|ec [--quick] [--only S1,S2]
@@ -24,6 +24,7 @@
 // (the job polls the `std::stop_token`), and completes on the caller's executor once the job has
 // returned - with `operation_aborted` if a stop was requested. The task co_awaits it like any other
 // operation, so its handler (catch / `if`) necessarily runs after the job has returned.
+// S8 (two io_contexts on two threads; asio::post from foreign threads): asio_bench_threads.hpp.
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/channel.hpp>
@@ -648,6 +649,11 @@ static awaitable<void> s7(const Params& p, Metrics& m) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// S8: threads (its own io_contexts and threads; run after the others, outside `ctx`).
+
+#include "asio_bench_threads.hpp"
+
+// ---------------------------------------------------------------------------------------------
 
 template <bool EC>
 static awaitable<void> run_all(const Params& p, const std::set<std::string>& only, Metrics& m,
@@ -701,7 +707,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--variant must be exc or ec\n");
     return 2;
   }
-  if (only.empty()) only = {"S1", "S2", "S3", "S4", "S5", "S6", "S7"};
+  if (only.empty()) only = {"S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"};
 
   asio::io_context ctx(1);  // single-threaded io_context (concurrency hint 1)
   Metrics m;
@@ -713,6 +719,14 @@ int main(int argc, char** argv) {
     asio::co_spawn(ctx, run_all<false>(p, only, m, ctx), on_done);
   ctx.run();
   if (failure) std::rethrow_exception(failure);
+  if (only.count("S8")) {
+    const int64_t t = now_ns();
+    if (variant == "ec")
+      s8<true>(p, m);
+    else
+      s8<false>(p, m);
+    std::fprintf(stderr, "S8 done in %.1f s\n", static_cast<double>(now_ns() - t) / 1e9);
+  }
 
   std::printf("{\"runtime\":\"asio-%s\",\"version\":\"asio %d.%d.%d (g++ %s, -O2)\",\"skipped\":null,"
               "\"metrics\":{",

@@ -11,6 +11,9 @@ the handler is `except asyncio.CancelledError` in the task body; S5 cancels with
 `loop.run_in_executor(None, ...)` (default ThreadPoolExecutor) awaited through `asyncio.shield`;
 the handler sets the job's threading.Event, then awaits the job before returning. S9 is the
 pure-asyncio side of bench/python/s9.py (a CPU loop yielding with sleep(0) every ~10 us).
+S8 has only the post metrics (one loop, one thread: no cross-loop cancel): foreign
+threading.Threads call `loop.call_soon_threadsafe(f)`; the round trip's thread blocks on a
+threading.Lock (a futex) that f releases.
 """
 import asyncio
 import gc
@@ -260,6 +263,66 @@ async def s7(p, metrics):
     metrics["S7b"] = latency(handler)
 
 
+def post_rtt_thread(loop, p, done):
+    """S8_post_rtt's foreign thread: post a call that releases `lock`, block until it has."""
+    try:
+        lock = threading.Lock()
+        lock.acquire()
+        samples = []
+        for i in range(p.s1_warmup + p.s1_reps):
+            t0 = now()
+            loop.call_soon_threadsafe(lock.release)
+            lock.acquire()
+            t1 = now()
+            if i >= p.s1_warmup:
+                samples.append(t1 - t0)
+        loop.call_soon_threadsafe(done.set_result, samples)
+    except BaseException as e:  # noqa: B902 - handed to the loop, re-raised there
+        loop.call_soon_threadsafe(done.set_exception, e)
+
+
+async def post_throughput(loop, threads, per_thread):
+    """Posts delivered per second while `threads` foreign threads post `per_thread` calls each."""
+    total = threads * per_thread
+    state = {"n": 0, "t_end": 0}
+    finished = loop.create_future()
+
+    def delivered():
+        state["n"] += 1
+        if state["n"] == total:
+            state["t_end"] = now()
+            finished.set_result(None)
+
+    go = threading.Event()
+
+    def poster():
+        go.wait()
+        post = loop.call_soon_threadsafe
+        for _ in range(per_thread):
+            post(delivered)
+
+    posters = [threading.Thread(target=poster) for _ in range(threads)]
+    for t in posters:
+        t.start()
+    await asyncio.sleep(0.01)  # the posters are waiting for `go`
+    t0 = now()
+    go.set()
+    await finished
+    for t in posters:
+        t.join()
+    return total / ((state["t_end"] - t0) / 1e9)
+
+
+async def s8(p, metrics):
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    threading.Thread(target=post_rtt_thread, args=(loop, p, done)).start()
+    metrics["S8_post_rtt"] = latency(await done)
+    for threads, name in ((1, "S8_post_1thread"), (2, "S8_post_2threads")):
+        rate = await post_throughput(loop, threads, p.post_count)
+        metrics[name] = {"unit": "posts/s", "value": rate}
+
+
 async def s9(p, metrics):
     await s9_harness(S9Params(p.quick), metrics, "asyncio")
 
@@ -267,7 +330,7 @@ async def s9(p, metrics):
 async def main(p, scenarios):
     metrics = {}
     for name, fn in (("S1", s1), ("S2", s2), ("S3", s3), ("S4", s4), ("S5", s5), ("S6", s6),
-                     ("S7", s7), ("S9", s9)):
+                     ("S7", s7), ("S8", s8), ("S9", s9)):
         if name in scenarios:
             t = now()
             await fn(p, metrics)

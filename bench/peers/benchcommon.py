@@ -12,7 +12,7 @@ import time
 
 now = time.perf_counter_ns  # CLOCK_MONOTONIC on Linux, in ns
 
-ALL = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S9")
+ALL = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "ECHO")  # a peer runs those it has
 
 
 class Params:
@@ -28,6 +28,7 @@ class Params:
         self.s5_warmup, self.s5_reps = (20, 200) if quick else (100, 2000)
         self.s6_warmup, self.s6_reps = (100, 1000) if quick else (500, 10000)
         self.s7_warmup, self.s7_reps = (20, 200) if quick else (100, 2000)
+        self.post_count = 100_000 if quick else 1_000_000  # S8: posts per foreign thread
         self.sleep_s = 10
 
 

@@ -3,6 +3,8 @@
 // loop's wake-up by another thread), printed as one JSON object on stdout.
 #include <uvtask/uvtask.hpp>
 
+#include "bench_json.hpp"
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -26,64 +28,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::uint64_t now() noexcept {
-    return static_cast<std::uint64_t>(
-        std::chrono::steady_clock::now().time_since_epoch() / std::chrono::nanoseconds(1));
-}
-
-struct Params {
-    bool quick = false;
-    std::set<std::string> only;
-    [[nodiscard]] bool wants(const std::string& s) const { return only.empty() || only.count(s); }
-    [[nodiscard]] int pick(int full, int q) const { return quick ? q : full; }
-};
-
-// ---- output
-
-std::ostringstream metrics;
-bool first_metric = true;
-
-void begin_metric(const std::string& name) {
-    metrics << (first_metric ? "\n    " : ",\n    ") << '"' << name << "\": ";
-    first_metric = false;
-}
-
-void latency_metric(const std::string& name, std::vector<std::uint64_t> samples) {
-    std::sort(samples.begin(), samples.end());
-    const std::size_t n = samples.size();
-    auto rank = [&](double q) {
-        const auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(n)));
-        return samples[std::min(n - 1, k == 0 ? 0 : k - 1)];
-    };
-    begin_metric(name);
-    metrics << "{\"unit\": \"ns\", \"n\": " << n << ", \"p50\": " << rank(0.50)
-            << ", \"p90\": " << rank(0.90) << ", \"p99\": " << rank(0.99)
-            << ", \"p999\": " << rank(0.999) << ", \"max\": " << samples.back()
-            << ", \"samples\": [";
-    for (std::size_t i = 0; i < n; ++i) {
-        metrics << (i ? "," : "") << samples[i];
-    }
-    metrics << "]}";
-}
-
-void scalar_metric(const std::string& name, const std::string& unit, double value,
-                   const std::vector<double>& runs = {}) {
-    begin_metric(name);
-    metrics << "{\"unit\": \"" << unit << "\", \"value\": " << value;
-    if (!runs.empty()) {
-        metrics << ", \"runs\": [";
-        for (std::size_t i = 0; i < runs.size(); ++i) {
-            metrics << (i ? ", " : "") << runs[i];
-        }
-        metrics << "]";
-    }
-    metrics << "}";
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
+using bench::latency_metric;
+using bench::median;
+using bench::now;
+using bench::Params;
+using bench::scalar_metric;
 
 std::size_t rss_bytes() {
     std::ifstream statm("/proc/self/statm");
@@ -354,7 +303,8 @@ Task<void> s4(std::size_t count, const std::string& label) {
     scalar_metric("S4_" + label + "_bytes", "bytes/task",
                   static_cast<double>(rss1 > rss0 ? rss1 - rss0 : 0) / n);
     scalar_metric("S4_" + label + "_cancel_join", "ns", static_cast<double>(t3 - t2));
-    scalar_metric("S4_" + label + "_cancels_per_s", "1/s", n / (static_cast<double>(t3 - t2) / 1e9));
+    scalar_metric("S4_" + label + "_cancels_per_s", "1/s",
+                  n / (static_cast<double>(t3 - t2) / 1e9));
 }
 
 // ---- S5: cancel from another OS thread
@@ -579,19 +529,8 @@ Task<void> all(Params p) {
 
 int main(int argc, char** argv) {
     Params params;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--quick") {
-            params.quick = true;
-        } else if (arg == "--only" && i + 1 < argc) {
-            std::stringstream list(argv[++i]);
-            for (std::string item; std::getline(list, item, ',');) {
-                params.only.insert(item);
-            }
-        } else {
-            std::fprintf(stderr, "usage: %s [--quick] [--only S1,S2,...]\n", argv[0]);
-            return 2;
-        }
+    if (!bench::parse_params(argc, argv, params)) {
+        return 2;
     }
     floor_throw_catch(10'000);
     if (params.wants("S3")) {
@@ -602,14 +541,6 @@ int main(int argc, char** argv) {
         floor_uv_async_wake(params.pick(100, 20), params.pick(2'000, 200));
     }
     run(all(params));
-    std::printf("{\n  \"runtime\": \"uvtask\",\n  \"version\": \"uvtask 0.1.0 (libuv %s, %s)\",\n"
-                "  \"skipped\": null,\n  \"metrics\": {%s\n  }\n}\n",
-                uv_version_string(),
-#if defined(__clang__)
-                "clang " __clang_version__,
-#else
-                "g++ " __VERSION__,
-#endif
-                metrics.str().c_str());
+    bench::print_result();
     return 0;
 }

@@ -25,6 +25,10 @@
 //! awaits it after the aborted task's `JoinError`: the rep ends only once the job has returned,
 //! and S7b is taken there (not in the task: Tokio has no handler that runs after the job).
 //! Everything runs inside one spawned task (see `run_all`).
+//! S8 (threads) and the echo server (`--echo-server N`) are in threads.rs, on multi-thread
+//! runtimes of their own.
+
+mod threads;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed,
     Ordering::Release};
@@ -59,6 +63,7 @@ struct Params {
     s6_reps: usize,
     s7_warmup: usize,
     s7_reps: usize,
+    post_count: usize,
 }
 
 impl Params {
@@ -68,7 +73,7 @@ impl Params {
                 s1_warmup: 100, s1_reps: 1000, s2_yields: 100_000, s2_runs: 3, s3_warmup: 3,
                 s3_reps: 30, s3_delay: Duration::from_millis(10), s3_spin_ns: 10_000,
                 s4_sizes: vec![("100k", 100_000)], s5_warmup: 20, s5_reps: 200, s6_warmup: 100,
-                s6_reps: 1000, s7_warmup: 20, s7_reps: 200,
+                s6_reps: 1000, s7_warmup: 20, s7_reps: 200, post_count: 100_000,
             }
         } else {
             Params {
@@ -76,6 +81,7 @@ impl Params {
                 s3_reps: 200, s3_delay: Duration::from_millis(50), s3_spin_ns: 10_000,
                 s4_sizes: vec![("100k", 100_000), ("1m", 1_000_000)], s5_warmup: 100,
                 s5_reps: 2000, s6_warmup: 500, s6_reps: 10_000, s7_warmup: 100, s7_reps: 2000,
+                post_count: 1_000_000,
             }
         }
     }
@@ -465,8 +471,7 @@ async fn run_all(quick: bool, only: Vec<String>) -> Vec<String> {
     m.0
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
+fn main() {
     now_ns();
     let mut quick = false;
     let mut only: Vec<String> = Vec::new();
@@ -477,18 +482,35 @@ async fn main() {
         } else if a == "--only" || a.starts_with("--only=") {
             let v = if a == "--only" { args.next().unwrap_or_default() } else { a[7..].to_string() };
             only.extend(v.split(',').filter(|s| !s.is_empty()).map(|s| s.trim().to_uppercase()));
+        } else if a == "--echo-server" {
+            let workers = args.next().and_then(|v| v.parse().ok()).unwrap_or(1);
+            threads::echo_server(workers);
+            return;
         } else {
-            eprintln!("usage: tokio_bench [--quick] [--only S1,S2,...]");
+            eprintln!("usage: tokio_bench [--quick] [--only S1,S2,...] | --echo-server WORKERS");
             std::process::exit(2);
         }
     }
     if only.is_empty() {
-        only = ["S1", "S2", "S3", "S4", "S5", "S6", "S7"].iter().map(|s| s.to_string()).collect();
+        only = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"].iter().map(|s| s.to_string()).collect();
     }
-    let metrics = tokio::spawn(run_all(quick, only)).await.expect("benchmark task failed");
+    let s8 = only.iter().any(|o| o == "S8");
+    // What #[tokio::main(flavor = "current_thread")] expands to.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let mut metrics = rt.block_on(async {
+        tokio::spawn(run_all(quick, only)).await.expect("benchmark task failed")
+    });
+    drop(rt);
+    if s8 && !cfg!(tokio_unstable) {
+        let t = now_ns();
+        let mut m = Metrics::default();
+        threads::s8(&Params::new(quick), &mut m);
+        metrics.extend(m.0);
+        eprintln!("S8 done in {:.1} s", (now_ns() - t) as f64 / 1e9);
+    }
     let unstable = if cfg!(tokio_unstable) { ", --cfg tokio_unstable" } else { "" };
     println!(
-        "{{\"runtime\":\"tokio\",\"version\":\"tokio {} ({}, current_thread{unstable})\",\"skipped\":null,\"metrics\":{{{}}}}}",
+        "{{\"runtime\":\"tokio\",\"version\":\"tokio {} ({}, current_thread; S8 multi_thread{unstable})\",\"skipped\":null,\"metrics\":{{{}}}}}",
         env!("BENCH_TOKIO_VERSION"),
         env!("BENCH_RUSTC_VERSION"),
         metrics.join(",")
