@@ -29,7 +29,7 @@ import platform
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ORDER = ["uvtask", "asyncio", "uvloop", "trio", "node", "asio-exc", "asio-ec", "tokio"]
+ORDER = ["uvtask", "uvtask-nothrow", "asyncio", "uvloop", "trio", "node", "asio-exc", "asio-ec", "tokio"]
 
 # (group, sub-label, metric, field, kind); kind: lat (ns shown as µs, lower is better),
 # ns (lower is better), bytes (lower is better), rate (higher is better)
@@ -305,7 +305,8 @@ def main():
     files = args.files
     if not files:
         files = [os.path.join(HERE, "out", f) for f in
-                 ("uvtask.json", "uvtask-s9.json", "uvtask-threads.json", "uvtask-echo.json")]
+                 ("uvtask.json", "uvtask-nothrow.json", "uvtask-s9.json", "uvtask-threads.json",
+                  "uvtask-echo.json")]
         files = [p for p in files if os.path.exists(p)]
         files += sorted(glob.glob(os.path.join(HERE, "out", "peer-*.json")))
     runs = load(files)
@@ -334,7 +335,9 @@ def main():
             rows.append([r["runtime"]] + [fmt(value(r, c[2], c[3]), c[4]) for c in COLUMNS])
 
     uv = next((r for r in runs if r["runtime"] == "uvtask" and not r.get("skipped")), None)
-    peers = [r for r in runs if r["runtime"] != "uvtask"]
+    # The zero-exception idiom's row (docs/zero-exception.md): its own ratios to the peers.
+    uv_nothrow = next((r for r in runs if r["runtime"] == "uvtask-nothrow" and not r.get("skipped")), None)
+    peers = [r for r in runs if not r["runtime"].startswith("uvtask")]
     rrows = []
     if uv is not None:
         for r in peers:
@@ -342,6 +345,14 @@ def main():
                 rrows.append([r["runtime"], f"skipped: {r['skipped']}"])
                 continue
             rrows.append([r["runtime"]] + [fmt_ratio(ratio(value(uv, c[2], c[3]), value(r, c[2], c[3]), c[4]))
+                                           for c in COLUMNS])
+    nrows = []
+    if uv_nothrow is not None:
+        for r in peers:
+            if r.get("skipped"):
+                continue
+            nrows.append([r["runtime"]] + [fmt_ratio(ratio(value(uv_nothrow, c[2], c[3]),
+                                                           value(r, c[2], c[3]), c[4]))
                                            for c in COLUMNS])
 
     notes = []
@@ -385,6 +396,12 @@ def main():
         for lo, hi in PANELS:
             out.append(text_table(panel(head1, lo, hi), panel(rhead2, lo, hi), [panel(r, lo, hi) for r in rrows]))
             out.append("")
+    if nrows:
+        out.append("uvtask-nothrow's advantage (the zero-exception idiom; same convention, > 1 = uvtask-nothrow better):")
+        rhead2 = ["vs peer"] + head2[1:]
+        for lo, hi in PANELS:
+            out.append(text_table(panel(head1, lo, hi), panel(rhead2, lo, hi), [panel(r, lo, hi) for r in nrows]))
+            out.append("")
     if out[-1] == "":
         out.pop()
     out.append("")
@@ -402,6 +419,10 @@ def main():
     if rrows:
         md += ["", "uvtask's advantage (peer / uvtask for latencies and costs, uvtask / peer for rates; "
                    "> 1 means uvtask is better):", "", md_table(["vs peer"] + md_head[1:], rrows)]
+    if nrows:
+        md += ["", "uvtask-nothrow's advantage (the zero-exception idiom, docs/zero-exception.md; same "
+                   "convention, > 1 means uvtask-nothrow is better):", "",
+               md_table(["vs peer"] + md_head[1:], nrows)]
     md += [""] + [f"{n}  " for n in notes]
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write("\n".join(md).rstrip() + "\n")
@@ -418,6 +439,11 @@ def main():
     if uv is not None:
         results["ratios_vs_uvtask"] = {
             r["runtime"]: {f"{c[2]}.{c[3]}": ratio(value(uv, c[2], c[3]), value(r, c[2], c[3]), c[4])
+                           for c in COLUMNS}
+            for r in peers if not r.get("skipped")}
+    if uv_nothrow is not None:
+        results["ratios_vs_uvtask_nothrow"] = {
+            r["runtime"]: {f"{c[2]}.{c[3]}": ratio(value(uv_nothrow, c[2], c[3]), value(r, c[2], c[3]), c[4])
                            for c in COLUMNS}
             for r in peers if not r.get("skipped")}
     with open(os.path.join(args.out, "results.json"), "w") as f:

@@ -97,12 +97,12 @@ inline double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
-/// Prints the program's JSON object (runtime "uvtask") on stdout.
-inline void print_result() {
+/// Prints the program's JSON object (runtime "uvtask", or the row named) on stdout.
+inline void print_result(const char* runtime = "uvtask") {
     std::printf(
-        "{\n  \"runtime\": \"uvtask\",\n  \"version\": \"uvtask 0.1.0 (libuv %s, %s)\",\n"
+        "{\n  \"runtime\": \"%s\",\n  \"version\": \"uvtask 0.1.0 (libuv %s, %s)\",\n"
         "  \"skipped\": null,\n  \"metrics\": {%s\n  }\n}\n",
-        uv_version_string(),
+        runtime, uv_version_string(),
 #if defined(__clang__)
         "clang " __clang_version__,
 #else
