@@ -31,6 +31,7 @@ PUBLIC = {
     "detail/raise.hpp": "core",
     "detail/require_cxx20.hpp": "core",
     "detail/settle.hpp": "core",
+    "detail/spin_lock.hpp": "core",
     "detail/task_host.hpp": "core",
     "detail/task_state.hpp": "core",
     # loop: the ready queue, the remote inbox, spawning, joining, run()

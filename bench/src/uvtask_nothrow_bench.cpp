@@ -151,7 +151,7 @@ Task<std::string> blocked_reader(TcpStream* stream, Probe* probe) {
         probe->t_handler = now();
         co_return "Canceled";
     }
-    co_return read && read.value() == 0 ? "EOF" : "Data";
+    co_return read&& read.value() == 0 ? "EOF" : "Data";
 }
 
 Task<TcpStream> accept_one(TcpListener* listener) {

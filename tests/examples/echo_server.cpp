@@ -52,6 +52,12 @@ Task<void> serve_connection(TcpStream stream, int id, ServerState* state) {
         --state->open;
         ++state->closed_at_shutdown;
         throw;  // a cancelled connection task ends cancelled
+    } catch (const uvtask::IoError& error) {
+        // The client went away mid-echo (reset, broken pipe): that ends this connection only,
+        // never the group and the server.
+        --state->open;
+        std::cerr << "[server] connection " << id << " lost: " << error.what() << "\n";
+        co_return;
     }
     --state->open;
     std::cout << "[server] connection " << id << " finished by the client\n";

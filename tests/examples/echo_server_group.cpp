@@ -55,6 +55,10 @@ Task<void> serve_connection(TcpStream stream, Stats* stats) {
     } catch (const CancelledError&) {
         stats->closed_at_shutdown.fetch_add(1);
         throw;  // the stream's destructor closes the connection
+    } catch (const uvtask::IoError& error) {
+        // The client went away mid-echo (reset, broken pipe): that ends this connection only,
+        // never the group and the server.
+        std::cerr << "[server] connection lost: " << error.what() << "\n";
     }
 }
 

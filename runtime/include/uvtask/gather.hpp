@@ -48,13 +48,11 @@ Task<std::tuple<GatherValue<typename As::value_type>...>> run_gather(As... items
     std::tuple<As...> pending(std::move(items)...);
     [&]<std::size_t... I>(std::index_sequence<I...>) {
         (scope.start(std::get<I>(handles), std::move(std::get<I>(pending)), I), ...);
-    }(std::index_sequence_for<As...>{});
+    }
+    (std::index_sequence_for<As...>{});
     co_await scope.wait_all();
     const bool all_values = std::apply(
-        [](const auto&... handle) {
-            return (... && ended_with_value(handle));
-        },
-        handles);
+        [](const auto&... handle) { return (... && ended_with_value(handle)); }, handles);
     JoinScope::Conclusion concluded = scope.conclude(all_values);
     if (concluded.ending) {
         co_yield std::move(*concluded.ending);  // no throw: docs/zero-exception.md

@@ -60,8 +60,7 @@ Task<T> run_race(std::vector<TaskHandle<T>> handles, std::vector<Task<T>> tasks)
 }
 
 template <class T>
-void add_racer(std::vector<TaskHandle<T>>& handles, std::vector<Task<T>>& tasks,
-               Task<T>&& task) {
+void add_racer(std::vector<TaskHandle<T>>& handles, std::vector<Task<T>>& tasks, Task<T>&& task) {
     tasks.push_back(std::move(task));
     (void)handles;
 }

@@ -283,8 +283,8 @@ concept TaskFactory = !TaskType<F> && std::invocable<std::decay_t<F>&, std::deca
                       TaskType<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>>;
 /// The `T` of the `Task<T>` a `TaskFactory` returns.
 template <class F, class... Args>
-using factory_value_t = typename std::invoke_result_t<std::decay_t<F>&,
-                                                      std::decay_t<Args>&...>::value_type;
+using factory_value_t =
+    typename std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>::value_type;
 
 /// The coroutine that owns a callable and its arguments for the whole run of the Task it returns
 /// (`spawn(callable, args…)`): a capturing lambda that is a coroutine keeps its captures.

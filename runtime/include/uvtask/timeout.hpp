@@ -189,9 +189,9 @@ private:
     void expire() noexcept;
     static void on_timer(detail::TimerNode* node) noexcept;
 
-    std::uint64_t when_ns_;                // UINT64_MAX: never
-    detail::TaskState* task_ = nullptr;    // the task the work runs in
-    detail::CancelScope scope_;            // its cancel when we expire, and the withdrawal
+    std::uint64_t when_ns_;              // UINT64_MAX: never
+    detail::TaskState* task_ = nullptr;  // the task the work runs in
+    detail::CancelScope scope_;          // its cancel when we expire, and the withdrawal
     bool entered_ = false;
     bool left_ = false;
     bool expired_ = false;
@@ -232,8 +232,8 @@ private:
 /// caller's, or null for one made here, `delay_ns` from the start.
 template <class T, bool MoveOn>
 Task<std::conditional_t<MoveOn, MoveOnResult<T>, T>> bounded(Deadline* deadline,
-                                                              std::uint64_t delay_ns, Task<T> work,
-                                                              const char* operation) {
+                                                             std::uint64_t delay_ns, Task<T> work,
+                                                             const char* operation) {
     using Access = DeadlineAccess;
     Deadline own = Access::from_delay_ns(deadline != nullptr ? UINT64_MAX : delay_ns);
     Deadline& scope = deadline != nullptr ? *deadline : own;

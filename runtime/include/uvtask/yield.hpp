@@ -58,7 +58,8 @@ public:
         return false;
 #else
         TaskState* task = current_task();
-        return task != nullptr && !task->cancel_deliverable() && !LoopCore::of(*task).slice_expired();
+        return task != nullptr && !task->cancel_deliverable() &&
+               !LoopCore::of(*task).slice_expired();
 #endif
     }
     void await_resume() const {

@@ -9,9 +9,7 @@
 
 namespace uvtask {
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 void TaskGroup::enter(const char* operation) {
     parent_ = detail::current_task();
@@ -42,8 +40,7 @@ void TaskGroup::adopt(detail::TaskState& child) {
     }
 }
 
-void TaskGroup::on_child_done(void* owner, detail::TaskState& child, std::size_t,
-                              bool) noexcept {
+void TaskGroup::on_child_done(void* owner, detail::TaskState& child, std::size_t, bool) noexcept {
     auto* self = static_cast<TaskGroup*>(owner);
     if (child.ending() != detail::Ending::failed) {
         return;  // returned, or ended cancelled: not a failure

@@ -106,7 +106,9 @@ void Deadline::arm() {
     detail::arm_timer(detail::LoopCore::of(*task_), this);
 }
 
-void Deadline::on_timer(detail::TimerNode* node) noexcept { static_cast<Deadline*>(node)->expire(); }
+void Deadline::on_timer(detail::TimerNode* node) noexcept {
+    static_cast<Deadline*>(node)->expire();
+}
 
 void Deadline::expire() noexcept {
     expired_ = true;

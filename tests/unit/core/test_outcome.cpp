@@ -20,7 +20,8 @@ TEST_SUITE("outcome") {
         CHECK(value.value() == 3);
         CHECK(value.exception() == nullptr);
 
-        Outcome<int> cancelled = Outcome<int>::cancelled(CancelledError("stop", CancelKind::timeout));
+        Outcome<int> cancelled =
+            Outcome<int>::cancelled(CancelledError("stop", CancelKind::timeout));
         CHECK_FALSE(cancelled.has_value());
         CHECK(cancelled.is_cancelled());
         CHECK_FALSE(cancelled.has_exception());

@@ -37,8 +37,9 @@ extern "C" {
 }
 }
 // std::rethrow_exception(std::exception_ptr), by its mangled name.
-[[noreturn]] void __real__ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE(
-    std::exception_ptr error) asm("__real__ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE");
+[[noreturn]] void
+__real__ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE(std::exception_ptr error) asm(
+    "__real__ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE");
 [[noreturn]] void wrapped_rethrow(std::exception_ptr error) asm(
     "__wrap__ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE");
 void wrapped_rethrow(std::exception_ptr error) {
@@ -193,7 +194,7 @@ TEST_SUITE("nothrow") {
                 CHECK(next.is_cancelled());  // the cancel waits for the next suspension point
                 co_return item.value();
             }(&queue));
-            co_await yield_now();  // the popper waits in pop()
+            co_await yield_now();     // the popper waits in pop()
             co_await queue.push(42);  // hands the item over; the popper is queued to resume
             popper.cancel();
             int item = co_await popper;
@@ -202,7 +203,8 @@ TEST_SUITE("nothrow") {
         }());
     }
 
-    TEST_CASE("the zero-exception chain: cancel, nothrow await, propagate, nothrow join, no throw") {
+    TEST_CASE(
+        "the zero-exception chain: cancel, nothrow await, propagate, nothrow join, no throw") {
         run_test([]() -> Task<void> {
             Probe probe;
             bool joiner_parked = false;

@@ -90,7 +90,7 @@ private:
     TaskState* parent_;
     const char* operation_;
     std::exception_ptr start_error_;
-    std::exception_ptr first_failure_;  // gather
+    std::exception_ptr first_failure_;   // gather
     std::size_t winner_ = none;          // race
     std::size_t last_cancelled_ = none;  // race
     Mode mode_;

@@ -19,9 +19,9 @@ namespace uvtask::detail {
 /// Unlike `Outcome`, a thrown `CancelledError` stays an exception object: a scope can pass it on
 /// without a rethrow.
 struct SettledEnding {
-    std::exception_ptr error;             // what escaped the Task, if anything
+    std::exception_ptr error;              // what escaped the Task, if anything
     std::optional<CancelledError> cancel;  // the cancellation it propagated, if any
-    bool is_cancel = false;               // `error` is a CancelledError, or `cancel` is set
+    bool is_cancel = false;                // `error` is a CancelledError, or `cancel` is set
 
     /// The Task did not return a value.
     [[nodiscard]] bool failed() const noexcept { return error != nullptr || cancel.has_value(); }

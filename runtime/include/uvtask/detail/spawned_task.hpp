@@ -123,14 +123,14 @@ private:
     static constexpr bool over_aligned = alignof(Storage) > __STDCPP_DEFAULT_NEW_ALIGNMENT__;
     [[nodiscard]] static void* allocate() {
         if constexpr (over_aligned) {
-            return ::operator new(sizeof(SpawnedTask), std::align_val_t{alignof(SpawnedTask)});
+            return ::operator new (sizeof(SpawnedTask), std::align_val_t{alignof(SpawnedTask)});
         } else {
             return allocate_frame(sizeof(SpawnedTask));
         }
     }
     static void deallocate(void* memory) noexcept {
         if constexpr (over_aligned) {
-            ::operator delete(memory, std::align_val_t{alignof(SpawnedTask)});
+            ::operator delete (memory, std::align_val_t{alignof(SpawnedTask)});
         } else {
             deallocate_frame(memory, sizeof(SpawnedTask));
         }

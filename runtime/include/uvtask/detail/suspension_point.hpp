@@ -11,9 +11,9 @@
 
 namespace uvtask::detail {
 
-/// Base of every uvtask awaiter (docs/architecture.md): `begin()` at the start of `await_suspend` checks
-/// for a current task and a pending cancel; `park()` records where the task sleeps and how to
-/// cancel it; the libuv callback or the cancel hook calls `wake()`, which hands the task to the
+/// Base of every uvtask awaiter (docs/architecture.md): `begin()` at the start of `await_suspend`
+/// checks for a current task and a pending cancel; `park()` records where the task sleeps and how
+/// to cancel it; the libuv callback or the cancel hook calls `wake()`, which hands the task to the
 /// ready queue; `await_resume` calls `finish()`, the only place a status becomes an exception.
 class SuspensionPoint : public Suspension {
 public:
