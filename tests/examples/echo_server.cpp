@@ -9,7 +9,11 @@
 //   echo_server PORT     serves 127.0.0.1:PORT until Ctrl-C (try: nc 127.0.0.1 PORT)
 #include <uvtask/uvtask.hpp>
 
+#include <sys/socket.h>
+#include <uv.h>
+
 #include <array>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
@@ -32,6 +36,7 @@ namespace {
 struct ServerState {
     int open = 0;                // connections being served
     int closed_at_shutdown = 0;  // connections closed because the server stopped
+    int lost = 0;                // connections the client broke off (reset) mid-echo
 };
 
 // Echoes until the client shuts down its side, or until the server stops (the cancel arrives
@@ -56,7 +61,9 @@ Task<void> serve_connection(TcpStream stream, int id, ServerState* state) {
         // The client went away mid-echo (reset, broken pipe): that ends this connection only,
         // never the group and the server.
         --state->open;
-        std::cerr << "[server] connection " << id << " lost: " << error.what() << "\n";
+        ++state->lost;
+        std::cout << "[server] connection " << id << " lost: the client went away\n";
+        std::cerr << "[server] connection " << id << ": " << error.what() << "\n";
         co_return;
     }
     --state->open;
@@ -91,10 +98,28 @@ Task<bool> closed_by_server(TcpStream* client) {
     co_return n == 0;
 }
 
+// Sends a message and breaks the connection off with a reset (SO_LINGER 0, then close) instead
+// of waiting for the echo: the server must lose that connection only.
+Task<void> reset_after_sending(SocketAddress address) {
+    std::cout << "[client 3] sends and resets its connection\n";
+    TcpStream client = co_await TcpStream::connect(address);
+    co_await client.write_all("bye");
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(client.native_handle()), &fd) == 0) {
+        const linger abort_on_close{1, 0};
+        (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    }
+    client.close();
+}
+
 // Returns how many of its connections the server closed.
-Task<int> demo_clients(SocketAddress address) {
+Task<int> demo_clients(SocketAddress address, const ServerState* state) {
     TcpStream first = co_await echo_once(address, 1, "hello");
     TcpStream second = co_await echo_once(address, 2, "hi");
+    co_await reset_after_sending(address);
+    while (state->lost == 0) {
+        co_await uvtask::sleep(std::chrono::milliseconds(1));  // until the server noticed
+    }
     std::cout << "[client] raising SIGINT (as Ctrl-C would)\n";
     std::raise(SIGINT);  // run() cancels the main task
     const bool first_closed = co_await closed_by_server(&first);
@@ -110,9 +135,11 @@ Task<void> amain(std::optional<std::uint16_t> port) {
                   << ", Ctrl-C to stop" << std::endl;
     } else {
         std::cout << "[server] listening on 127.0.0.1 (a free port)\n";
-        clients = uvtask::spawn(demo_clients(listener.local_address()), "clients");
     }
     ServerState state;
+    if (!port) {
+        clients = uvtask::spawn(demo_clients(listener.local_address(), &state), "clients");
+    }
     try {
         co_await serve(&listener, &state);
     } catch (const CancelledError& stop) {
