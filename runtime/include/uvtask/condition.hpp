@@ -32,6 +32,11 @@ public:
     ~ConditionWaitAwaiter();
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume();
+    Outcome<void> await_resume_outcome() noexcept { return wait_outcome<void>(*this); }
+    /// Cancelled while waiting for the notification (and holding the lock again), or notified
+    /// and handed the lock, then cancelled before it ran (the notification passes on): the
+    /// cancel wins. A request withdrawn meanwhile is a spurious wake-up, not a cancel.
+    [[nodiscard]] bool cancel_to_deliver() noexcept;
 
 private:
     friend class uvtask::Condition;

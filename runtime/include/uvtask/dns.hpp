@@ -32,6 +32,7 @@ public:
     [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     std::vector<SocketAddress> await_resume();
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
     /// The request's callback: `list` (owned from now on) or an error.
     void on_resolved(int status, addrinfo* list) noexcept;
 

@@ -19,6 +19,7 @@ public:
     explicit EventWaitAwaiter(Event* event) noexcept : event_(event) {}
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume() const;
+    Outcome<void> await_resume_outcome() noexcept { return wait_outcome<void>(*this); }
 
 private:
     Event* event_;

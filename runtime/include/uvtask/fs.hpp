@@ -98,6 +98,7 @@ class FsSizeAwaiter : public FsAwaiter {
 public:
     using FsAwaiter::FsAwaiter;
     std::size_t await_resume();
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
 };
 
 /// Resumes with nothing (fsync).
@@ -105,6 +106,7 @@ class FsVoidAwaiter : public FsAwaiter {
 public:
     using FsAwaiter::FsAwaiter;
     void await_resume() { (void)resume_result(); }
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
 };
 
 /// Resumes with a `FileStat` (stat, fstat).
@@ -112,6 +114,7 @@ class FsStatAwaiter : public FsAwaiter {
 public:
     using FsAwaiter::FsAwaiter;
     FileStat await_resume();
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
 };
 
 /// Resumes with an open `File`.
@@ -120,6 +123,7 @@ public:
     using FsAwaiter::FsAwaiter;
     ~FsOpenAwaiter();
     File await_resume();
+    Outcome<File> await_resume_outcome() noexcept;  // File is complete in fs.cpp
 
 private:
     bool taken_ = false;
@@ -131,6 +135,7 @@ public:
     using FsAwaiter::FsAwaiter;
     ~FsCloseAwaiter();
     void await_resume();
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
 };
 
 /// Closes `fd` in the background (a request nobody waits for), or at once with no loop.

@@ -48,6 +48,7 @@ class AcceptAwaiter : public AcceptAwaiterBase {
 public:
     using AcceptAwaiterBase::AcceptAwaiterBase;
     T await_resume() { return StreamAccess::adopt<T>(resume_core()); }
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
 };
 
 }  // namespace detail

@@ -21,6 +21,10 @@ public:
     explicit LockAwaiter(Lock* lock) noexcept : lock_(lock) {}
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume();
+    Outcome<void> await_resume_outcome() noexcept { return wait_outcome<void>(*this); }
+    /// Handed the lock, then cancelled before it ran: undoes the acquisition (the lock passes
+    /// on) and lets the cancel win.
+    [[nodiscard]] bool cancel_to_deliver() noexcept;
 
 protected:
     Lock* lock_;
@@ -216,6 +220,7 @@ public:
         LockAwaiter::await_resume();
         return LockGuard{*lock_};
     }
+    Outcome<LockGuard> await_resume_outcome() noexcept { return wait_outcome<LockGuard>(*this); }
 };
 
 }  // namespace detail

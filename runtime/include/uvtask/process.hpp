@@ -73,6 +73,7 @@ public:
     [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     ExitStatus await_resume();
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
     /// The child exited (and was reaped).
     void on_exit() noexcept;
 

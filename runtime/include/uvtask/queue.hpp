@@ -70,6 +70,7 @@ public:
         }
         return queue_->take();  // an item was there when we looked
     }
+    Outcome<T> await_resume_outcome() noexcept { return wait_outcome<T>(*this); }
 
 private:
     friend class Queue<T>;
@@ -106,6 +107,7 @@ public:
         // Otherwise a pop already moved our item into the queue: done even if a cancel arrived
         // since (atomic completion).
     }
+    Outcome<void> await_resume_outcome() noexcept { return wait_outcome<void>(*this); }
 
 private:
     friend class Queue<T>;

@@ -21,6 +21,10 @@ public:
     explicit SemaphoreAwaiter(Semaphore* semaphore) noexcept : semaphore_(semaphore) {}
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume();
+    Outcome<void> await_resume_outcome() noexcept { return wait_outcome<void>(*this); }
+    /// Handed a permit, then cancelled before it ran: gives it back (to the next waiter) and
+    /// lets the cancel win.
+    [[nodiscard]] bool cancel_to_deliver() noexcept;
 
 protected:
     Semaphore* semaphore_;
@@ -245,6 +249,9 @@ public:
     SemaphoreGuard await_resume() {
         SemaphoreAwaiter::await_resume();
         return SemaphoreGuard{*semaphore_};
+    }
+    Outcome<SemaphoreGuard> await_resume_outcome() noexcept {
+        return wait_outcome<SemaphoreGuard>(*this);
     }
 };
 

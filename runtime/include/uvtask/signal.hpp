@@ -28,6 +28,7 @@ public:
     [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     int await_resume();
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
     /// Called by the registration (already unlinked) when the signal arrives.
     void on_signal() noexcept;
 
@@ -47,6 +48,7 @@ public:
     [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     int await_resume();
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
 
 private:
     static void on_cancel(Suspension* self) noexcept;

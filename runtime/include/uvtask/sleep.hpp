@@ -26,9 +26,7 @@ public:
     [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume() const { finish("sleep()"); }
-    Outcome<void> await_resume_outcome() noexcept {
-        return outcome_or<void>([this] { finish("sleep()"); });
-    }
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
 
 private:
     static void on_timer(TimerNode* node) noexcept;

@@ -131,12 +131,14 @@ class StreamWriteSomeAwaiter : public StreamWriteAwaiter {
 public:
     using StreamWriteAwaiter::StreamWriteAwaiter;
     std::size_t await_resume() { return resume_written(); }
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
 };
 
 class StreamWriteAllAwaiter : public StreamWriteAwaiter {
 public:
     using StreamWriteAwaiter::StreamWriteAwaiter;
     void await_resume() { (void)resume_written(); }
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
 };
 
 /// `shutdown()`.
@@ -146,6 +148,7 @@ public:
     ~StreamShutdownAwaiter();
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume();
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
     void on_shutdown(int status) noexcept;
 
 private:
@@ -186,6 +189,7 @@ class ConnectAwaiter : public StreamConnectAwaiter {
 public:
     using StreamConnectAwaiter::StreamConnectAwaiter;
     T await_resume() { return StreamAccess::adopt<T>(resume_core()); }
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
 };
 
 }  // namespace detail

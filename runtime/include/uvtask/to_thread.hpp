@@ -129,9 +129,7 @@ public:
     explicit ToThreadAwaiter(F f)
         : ToThreadAwaiterBase(std::make_unique<Work<F, R>>(std::move(f))) {}
     R await_resume() { return static_cast<Work<F, R>&>(resume_work()).take(); }
-    Outcome<R> await_resume_outcome() noexcept {
-        return outcome_or<R>([this]() -> R { return await_resume(); });
-    }
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
 };
 
 template <class F>

@@ -54,6 +54,9 @@ public:
 protected:
     /// `finish`, then the first datagram received, or throws.
     Datagram resume_datagram(const char* operation);
+    /// Gives up the socket's receiver claim (whatever happens next); for the `nothrow()` form,
+    /// which looks at the status before `resume_datagram` would.
+    void release_claim() noexcept;
 
 private:
     static void on_cancel(Suspension* self) noexcept;
@@ -65,12 +68,20 @@ class UdpReceiveFromAwaiter : public UdpReceiveAwaiter {
 public:
     using UdpReceiveAwaiter::UdpReceiveAwaiter;
     Datagram await_resume() { return resume_datagram("receive_from"); }
+    auto await_resume_outcome() noexcept {
+        release_claim();
+        return resume_outcome(*this);
+    }
 };
 
 class UdpReceiveSizeAwaiter : public UdpReceiveAwaiter {
 public:
     using UdpReceiveAwaiter::UdpReceiveAwaiter;
     std::size_t await_resume() { return resume_datagram("receive").size; }
+    auto await_resume_outcome() noexcept {
+        release_claim();
+        return resume_outcome(*this);
+    }
 };
 
 /// `send_to` / `send`.
@@ -85,6 +96,7 @@ public:
     [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume();
+    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
     /// Called by the send request's callback.
     void on_sent(int status) noexcept;
 

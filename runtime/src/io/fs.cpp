@@ -218,6 +218,8 @@ FsOpenAwaiter::~FsOpenAwaiter() {
     }
 }
 
+Outcome<File> FsOpenAwaiter::await_resume_outcome() noexcept { return resume_outcome(*this); }
+
 File FsOpenAwaiter::await_resume() {
     const auto fd = static_cast<uv_file>(resume_result());
     taken_ = true;

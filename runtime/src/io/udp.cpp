@@ -61,14 +61,18 @@ void UdpReceiveAwaiter::on_cancel(Suspension* self) noexcept {
     receiver->complete_cancelled();
 }
 
+void UdpReceiveAwaiter::release_claim() noexcept {
+    if (core_ != nullptr && core_->receiver() == this) {
+        core_->set_receiver(nullptr);  // release the claim, whatever happens next
+    }
+}
+
 Datagram UdpReceiveAwaiter::resume_datagram(const char* operation) {
     if (was_misused()) {
         throw InvalidStateError(std::string(operation) +
                                 ": another task is already receiving on this socket");
     }
-    if (core_ != nullptr && core_->receiver() == this) {
-        core_->set_receiver(nullptr);  // release the claim, whatever happens next
-    }
+    release_claim();
     finish(operation);
     if (result_ < 0) {
         throw_io_error(result_, operation,

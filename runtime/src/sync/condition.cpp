@@ -36,23 +36,34 @@ bool ConditionWaitAwaiter::await_suspend(std::coroutine_handle<> resume_at) noex
     return wait_in(condition_->waiters_, resume_at, &on_cancel_waiting_notify);
 }
 
-void ConditionWaitAwaiter::await_resume() {
-    end_of_wait(condition_texts);  // cancelled at the start, not locked, the Lock destroyed…
-    // We hold the lock again.
-    if (condition_destroyed_) {
-        throw InvalidStateError("Condition::wait(): the Condition was destroyed while waiting");
+bool ConditionWaitAwaiter::cancel_to_deliver() noexcept {
+    if (status_ == Status::cancelled) {
+        return true;  // cancelled at the start
     }
+    if (status_ != Status::completed || condition_destroyed_) {
+        return false;  // not locked, the Lock or the Condition destroyed…: await_resume says so
+    }
+    // We hold the lock again.
     if (cancelled_) {
-        if (task_->cancel_requested()) {
-            throw task_->take_cancel();
-        }
-        return;  // the request was withdrawn meanwhile: a spurious wake-up
+        return task_->cancel_requested();  // withdrawn meanwhile: a spurious wake-up
     }
     if (cancelled_after_hand_off()) {
         // Notified and handed the lock, then cancelled before we ran: the cancel wins and the
         // notification goes to the next waiter, so it is not lost.
         pass_notification_on();
+        status_ = Status::cancelled;
+        return true;
+    }
+    return false;
+}
+
+void ConditionWaitAwaiter::await_resume() {
+    if (cancel_to_deliver()) {
         throw task_->take_cancel();
+    }
+    end_of_wait(condition_texts);  // not locked, the Lock destroyed…
+    if (condition_destroyed_) {
+        throw InvalidStateError("Condition::wait(): the Condition was destroyed while waiting");
     }
 }
 

@@ -24,14 +24,25 @@ bool LockAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     return wait_in(lock_->waiters_, resume_at);
 }
 
-void LockAwaiter::await_resume() {
-    end_of_wait(lock_texts);
-    if (cancelled_after_hand_off()) [[unlikely]] {
+bool LockAwaiter::cancel_to_deliver() noexcept {
+    if (status_ == Status::cancelled) {
+        return true;
+    }
+    if (status_ == Status::completed && cancelled_after_hand_off()) [[unlikely]] {
         // Handed the lock, then cancelled before we ran: undo the acquisition (pass the lock on)
         // and let the cancel win — nothing is lost and the FIFO order is kept.
         lock_->release();
+        status_ = Status::cancelled;
+        return true;
+    }
+    return false;
+}
+
+void LockAwaiter::await_resume() {
+    if (cancel_to_deliver()) [[unlikely]] {
         throw task_->take_cancel();
     }
+    end_of_wait(lock_texts);
 }
 
 }  // namespace detail

@@ -28,14 +28,25 @@ bool SemaphoreAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept
     return wait_in(semaphore_->waiters_, resume_at);
 }
 
-void SemaphoreAwaiter::await_resume() {
-    end_of_wait(semaphore_texts);
-    if (cancelled_after_hand_off()) [[unlikely]] {
+bool SemaphoreAwaiter::cancel_to_deliver() noexcept {
+    if (status_ == Status::cancelled) {
+        return true;
+    }
+    if (status_ == Status::completed && cancelled_after_hand_off()) [[unlikely]] {
         // Handed a permit, then cancelled before we ran: give it back (to the next waiter) and
         // let the cancel win — no permit is lost and the FIFO order is kept.
         semaphore_->give_back();
+        status_ = Status::cancelled;
+        return true;
+    }
+    return false;
+}
+
+void SemaphoreAwaiter::await_resume() {
+    if (cancel_to_deliver()) [[unlikely]] {
         throw task_->take_cancel();
     }
+    end_of_wait(semaphore_texts);
 }
 
 }  // namespace detail

@@ -9,6 +9,8 @@
 
 #include <exception>
 #include <optional>
+#include <stop_token>
+#include <vector>
 #include <string>
 #include <typeinfo>
 
@@ -98,6 +100,47 @@ Task<int> propagates_value() {
 Task<void> throws_cancel() {
     throw CancelledError("thrown", CancelKind::timeout);
     co_return;
+}
+
+Task<bool> lock_cancelled(Lock* lock) {
+    Outcome<void> locked = co_await nothrow(lock->lock());
+    if (locked) {
+        lock->unlock();
+    }
+    co_return locked.is_cancelled();
+}
+
+Task<bool> event_cancelled(Event* event) {
+    Outcome<void> waited = co_await nothrow(event->wait());
+    co_return waited.is_cancelled();
+}
+
+Task<bool> semaphore_cancelled(Semaphore* semaphore) {
+    Outcome<void> acquired = co_await nothrow(semaphore->acquire());
+    co_return acquired.is_cancelled();
+}
+
+Task<bool> pop_cancelled(Queue<int>* queue) {
+    Outcome<int> popped = co_await nothrow(queue->pop());
+    co_return popped.is_cancelled();
+}
+
+Task<bool> push_cancelled(Queue<int>* queue) {
+    Outcome<void> pushed = co_await nothrow(queue->push(2));
+    co_return pushed.is_cancelled();
+}
+
+Task<bool> to_thread_cancelled() {
+    Outcome<int> ran = co_await nothrow(to_thread([](std::stop_token stop) {
+        while (!stop.stop_requested()) {
+        }
+        return 1;
+    }));
+    if (ran) {
+        Outcome<void> pending = co_await nothrow(checkpoint());  // the job returned: delivered here
+        co_return pending.is_cancelled();
+    }
+    co_return ran.is_cancelled();
 }
 
 }  // namespace
@@ -334,6 +377,70 @@ TEST_SUITE("nothrow") {
             CHECK(cancelled);
             lock.unlock();
             CHECK_FALSE(lock.locked());  // the cancelled waiter was never given the lock
+        }());
+    }
+
+    TEST_CASE("the waits of the sync primitives deliver a cancel under nothrow with no throw") {
+        run_test([]() -> Task<void> {
+            Lock lock;
+            co_await lock.lock();
+            Event event;
+            Semaphore semaphore(0);
+            Queue<int> empty(1);
+            Queue<int> full(1);
+            co_await full.push(1);
+            std::vector<TaskHandle<bool>> waiters;
+            waiters.push_back(spawn(lock_cancelled(&lock)));
+            waiters.push_back(spawn(event_cancelled(&event)));
+            waiters.push_back(spawn(semaphore_cancelled(&semaphore)));
+            waiters.push_back(spawn(pop_cancelled(&empty)));
+            waiters.push_back(spawn(push_cancelled(&full)));
+            co_await yield_now();  // every waiter queues in its primitive
+            throws = 0;
+            for (TaskHandle<bool>& waiter : waiters) {
+                waiter.cancel();
+            }
+            int cancelled = 0;
+            for (TaskHandle<bool>& waiter : waiters) {
+                const bool was_cancelled = co_await waiter;
+                cancelled += was_cancelled ? 1 : 0;
+            }
+            CHECK(throws == 0);
+            CHECK(cancelled == 5);
+            CHECK(full.size() == 1);  // the cancelled push put nothing in
+            lock.unlock();
+            CHECK_FALSE(lock.locked());
+        }());
+    }
+
+    TEST_CASE("a lock handed over, then cancelled before the waiter ran, passes on (nothrow)") {
+        run_test([]() -> Task<void> {
+            Lock lock;
+            co_await lock.lock();
+            TaskHandle<bool> first = spawn(lock_cancelled(&lock));
+            TaskHandle<bool> second = spawn(lock_cancelled(&lock));
+            co_await yield_now();  // both queue for the lock
+            lock.unlock();         // hands it to the first, which is queued to resume
+            throws = 0;
+            first.cancel();        // before it ran: the cancel wins, the lock passes on
+            const bool first_cancelled = co_await first;
+            const bool second_cancelled = co_await second;
+            CHECK(throws == 0);
+            CHECK(first_cancelled);
+            CHECK_FALSE(second_cancelled);  // the second got the lock (and unlocked it)
+            CHECK_FALSE(lock.locked());
+        }());
+    }
+
+    TEST_CASE("a to_thread job that honours the stop token: the cancel arrives as a value") {
+        run_test([]() -> Task<void> {
+            TaskHandle<bool> waiter = spawn(to_thread_cancelled());
+            co_await sleep(1ms);  // queued for the pool or running: a value either way
+            throws = 0;
+            waiter.cancel();
+            const bool cancelled = co_await waiter;
+            CHECK(cancelled);
+            CHECK(throws == 0);
         }());
     }
 }

@@ -3,6 +3,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <type_traits>
 
 #include "uvtask/outcome.hpp"
 #include "uvtask/detail/loop_core.hpp"
@@ -82,6 +83,14 @@ protected:
             return Outcome<R>::cancelled(task_->take_cancel());
         }
         return capture_outcome<R>(static_cast<F&&>(resume));
+    }
+
+    /// `await_resume_outcome` of an awaiter `Self` whose `await_resume` starts with `finish()`
+    /// (nothing before it matters once the await was cancelled): `outcome_or` over it.
+    template <class Self>
+    [[nodiscard]] static auto resume_outcome(Self& self) noexcept {
+        using R = std::remove_cvref_t<decltype(self.await_resume())>;
+        return self.template outcome_or<R>([&self]() -> R { return self.await_resume(); });
     }
 
     TaskState* task_ = nullptr;

@@ -78,6 +78,22 @@ protected:
         return handed() && task_->cancel_deliverable();
     }
 
+    /// The primitive's rule at resume: true when this resume delivers a cancel (the request is
+    /// not consumed yet). The default: the wait was cancelled. A primitive with a rule for a
+    /// completion met by a cancel (Lock, Semaphore, Condition) hides it with its own, which
+    /// undoes the completion when it returns true and is called once per resume.
+    [[nodiscard]] bool cancel_to_deliver() const noexcept { return status_ == Status::cancelled; }
+    /// `await_resume_outcome` (the `nothrow()` form, docs/zero-exception.md) of `Self`: a cancel
+    /// by `Self::cancel_to_deliver()` returned as a value, consumed as the throw would consume
+    /// it; otherwise the Outcome of `Self::await_resume()` (which then delivers no cancel).
+    template <class R, class Self>
+    [[nodiscard]] static Outcome<R> wait_outcome(Self& self) noexcept {
+        if (self.cancel_to_deliver()) [[unlikely]] {
+            return Outcome<R>::cancelled(self.task_->take_cancel());
+        }
+        return capture_outcome<R>([&self]() -> R { return self.await_resume(); });
+    }
+
     /// In `await_resume`: returns if the operation completed; otherwise throws what ended it —
     /// `CancelledError`, `InvalidStateError` (outside a task, the primitive destroyed, misuse),
     /// `QueueClosedError`.
