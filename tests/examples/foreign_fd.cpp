@@ -80,6 +80,7 @@ public:
             worker_.join();
         }
     }
+    ~DeviceLibrary() { join(); }
 
 private:
     std::mutex mutex_;
@@ -120,7 +121,9 @@ uvtask::Task<std::string> read_device(DeviceLibrary* library, std::chrono::milli
     co_return reading;
 }
 
-uvtask::Task<void> amain() {
+// `library` outlives every task: run() ends the spawned "slow read" (cancels and awaits it) before
+// it returns, even when a Ctrl-C ends amain first.
+uvtask::Task<void> amain(DeviceLibrary* library) {
     Sensor sensor;
     for (int i = 1; i <= 2; ++i) {
         sensor.poke_from_another_thread(i);
@@ -133,10 +136,9 @@ uvtask::Task<void> amain() {
         std::printf("no sensor reading within 20 ms: timed out\n");
     }
 
-    DeviceLibrary library;
-    std::string reading = co_await read_device(&library, 1ms);
+    std::string reading = co_await read_device(library, 1ms);
     std::printf("got %s\n", reading.c_str());
-    uvtask::TaskHandle<std::string> slow = uvtask::spawn(read_device(&library, 10s), "slow read");
+    uvtask::TaskHandle<std::string> slow = uvtask::spawn(read_device(library, 10s), "slow read");
     co_await uvtask::sleep(5ms);
     slow.cancel("stop button");
     try {
@@ -149,4 +151,7 @@ uvtask::Task<void> amain() {
 
 }  // namespace
 
-int main() { uvtask::run(amain()); }
+int main() {
+    DeviceLibrary library;
+    uvtask::run(amain(&library));
+}

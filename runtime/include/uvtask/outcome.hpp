@@ -146,8 +146,25 @@ namespace detail {
 
 /// What `propagate(outcome)` carries to the coroutine's promise: the cancellation or the
 /// exception the coroutine ends with.
+/// (Two members, not a variant: GCC 12 warns "maybe uninitialized" on a variant moved through
+/// a coroutine's awaiter.)
 struct Propagation {
-    std::variant<CancelledError, std::exception_ptr> ending;
+    /// Ends with the cancellation `error` (no exception object).
+    [[nodiscard]] static Propagation of_cancel(CancelledError error) noexcept {
+        Propagation out;
+        out.cancel = std::move(error);
+        return out;
+    }
+    /// Ends with the exception `error` (not null); `is_cancel`: it is a thrown CancelledError.
+    [[nodiscard]] static Propagation of_error(std::exception_ptr error,
+                                              bool is_cancel = false) noexcept {
+        Propagation out;
+        out.error = std::move(error);
+        out.exception_is_cancel = is_cancel;
+        return out;
+    }
+    CancelledError cancel;             // the cancellation, when `error` is null
+    std::exception_ptr error;          // the exception, if any
     bool exception_is_cancel = false;  // the exception object is a (thrown) CancelledError
 };
 
@@ -196,12 +213,12 @@ template <class R, class F>
 template <class T>
 [[nodiscard]] detail::Propagation propagate(Outcome<T> outcome) noexcept {
     if (outcome.is_cancelled()) {
-        return {std::move(std::get<1>(outcome.state_))};
+        return detail::Propagation::of_cancel(std::move(std::get<1>(outcome.state_)));
     }
     if (outcome.has_exception()) {
-        return {outcome.exception()};
+        return detail::Propagation::of_error(outcome.exception());
     }
-    return {detail::propagate_of_value()};
+    return detail::Propagation::of_error(detail::propagate_of_value());
 }
 
 }  // namespace uvtask

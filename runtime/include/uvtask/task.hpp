@@ -54,10 +54,10 @@ public:
     template <class Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> frame) noexcept {
         PromiseBase& promise = frame.promise();
-        if (auto* cancel = std::get_if<CancelledError>(&ending_.ending)) {
-            promise.propagated_cancel = cancel;
+        if (!ending_.error) {
+            promise.propagated_cancel = &ending_.cancel;
         } else {
-            promise.exception = std::get<std::exception_ptr>(ending_.ending);
+            promise.exception = ending_.error;
             promise.exception_is_cancel = ending_.exception_is_cancel;
         }
         return FinalAwaiter{}.await_suspend(frame);  // may destroy `frame` (and us)

@@ -69,22 +69,22 @@ void JoinScope::on_child_done(void* owner, TaskState& child, std::size_t index,
 
 JoinScope::Conclusion JoinScope::conclude(bool all_values) noexcept {
     if (start_error_) {
-        return {none, Propagation{start_error_}};
+        return {none, Propagation::of_error(start_error_)};
     }
     if (mode_ == Mode::race) {
         if (winner_ != none) {
             return {winner_, std::nullopt};
         }
         if (parent_->cancel_deliverable()) {
-            return {none, Propagation{parent_->take_cancel()}};
+            return {none, Propagation::of_cancel(parent_->take_cancel())};
         }
         return {last_cancelled_, std::nullopt};
     }
     if (first_failure_) {
-        return {none, Propagation{first_failure_}};
+        return {none, Propagation::of_error(first_failure_)};
     }
     if (!all_values && children_.cancel_reached() && parent_->cancel_deliverable()) {
-        return {none, Propagation{parent_->take_cancel()}};
+        return {none, Propagation::of_cancel(parent_->take_cancel())};
     }
     return {none, std::nullopt};
 }

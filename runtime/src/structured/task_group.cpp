@@ -98,23 +98,24 @@ std::optional<detail::Propagation> TaskGroup::conclude(const detail::SettledEndi
         try {
             errors_.push_back(body.error);
         } catch (...) {
-            return detail::Propagation{std::current_exception()};  // out of memory
+            return detail::Propagation::of_error(std::current_exception());  // out of memory
         }
     }
     if (!errors_.empty()) {
         // A request the body received was delivered there: it is not thrown again (one delivery
         // per request); one still pending stays pending, for the next suspension point.
         try {
-            return detail::Propagation{std::make_exception_ptr(ExceptionGroup(std::move(errors_)))};
+            return detail::Propagation::of_error(
+                std::make_exception_ptr(ExceptionGroup(std::move(errors_))));
         } catch (...) {
-            return detail::Propagation{std::current_exception()};  // out of memory
+            return detail::Propagation::of_error(std::current_exception());  // out of memory
         }
     }
     if (propagate_cancel_) {
         return std::nullopt;  // the body's own cancellation, passed on by the caller
     }
     if (children_.cancel_reached() && parent_->cancel_deliverable()) {
-        return detail::Propagation{parent_->take_cancel()};  // the outer cancel reached the wait
+        return detail::Propagation::of_cancel(parent_->take_cancel());  // the outer cancel reached the wait
     }
     return std::nullopt;  // a body that failed otherwise ends the group with its own ending
 }

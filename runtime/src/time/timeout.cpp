@@ -152,14 +152,14 @@ void Deadline::abandon() noexcept {
 
 detail::Propagation Deadline::ending_for(Exit exit, const char* operation) const noexcept {
     if (exit == Exit::deliver_pending_cancel) {
-        return {task_->take_cancel()};
+        return detail::Propagation::of_cancel(task_->take_cancel());
     }
     // No throw: the TimeoutError is built in place (thrown once, by a plain co_await of ours).
     try {
-        return {std::make_exception_ptr(
-            TimeoutError(std::string(operation) + ": the deadline expired"))};
+        return detail::Propagation::of_error(std::make_exception_ptr(
+            TimeoutError(std::string(operation) + ": the deadline expired")));
     } catch (...) {
-        return {std::current_exception()};  // out of memory for the message
+        return detail::Propagation::of_error(std::current_exception());  // out of memory
     }
 }
 

@@ -28,9 +28,9 @@ struct SettledEnding {
     /// A `failed()` ending, for `co_yield` in the scope's coroutine: passed on without a throw.
     [[nodiscard]] Propagation ending() && noexcept {
         if (cancel) {
-            return {std::move(*cancel)};
+            return Propagation::of_cancel(std::move(*cancel));
         }
-        return {error, is_cancel};
+        return Propagation::of_error(error, is_cancel);
     }
     /// The cancellation of an ending that `is_cancel` (one rethrow if it was thrown).
     [[nodiscard]] CancelledError cancellation() const {
