@@ -108,7 +108,9 @@ public:
     }
     /// The `nothrow()` form of `await_resume` (docs/zero-exception.md): the same ending as an
     /// `Outcome`, a cancellation with no throw. Throws nothing; loop thread only.
-    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
+    Outcome<T> await_resume_outcome() noexcept {
+        return outcome_or<T>([this]() -> T { return await_resume(); });
+    }
 
 protected:
     /// Begins the operation: called once, on the loop's thread, as the task suspends. It may

@@ -130,6 +130,17 @@ Task<bool> push_cancelled(Queue<int>* queue) {
     co_return pushed.is_cancelled();
 }
 
+/// A user-written operation that never completes by itself; stopped, it ends cancelled.
+class Parked final : public Operation<int> {
+    void start() override {}
+    void stop() noexcept override { cancelled(); }
+};
+
+Task<bool> operation_cancelled() {
+    Outcome<int> parked = co_await nothrow(Parked{});
+    co_return parked.is_cancelled();
+}
+
 Task<bool> to_thread_cancelled() {
     Outcome<int> ran = co_await nothrow(to_thread([](std::stop_token stop) {
         while (!stop.stop_requested()) {
@@ -436,6 +447,18 @@ TEST_SUITE("nothrow") {
         run_test([]() -> Task<void> {
             TaskHandle<bool> waiter = spawn(to_thread_cancelled());
             co_await sleep(1ms);  // queued for the pool or running: a value either way
+            throws = 0;
+            waiter.cancel();
+            const bool cancelled = co_await waiter;
+            CHECK(cancelled);
+            CHECK(throws == 0);
+        }());
+    }
+
+    TEST_CASE("a user-written Operation delivers a cancel under nothrow with no throw") {
+        run_test([]() -> Task<void> {
+            TaskHandle<bool> waiter = spawn(operation_cancelled());
+            co_await yield_now();  // parked in the operation
             throws = 0;
             waiter.cancel();
             const bool cancelled = co_await waiter;
