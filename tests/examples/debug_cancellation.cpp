@@ -103,8 +103,8 @@ Task<void> service(Seen* seen) {
 
     stubborn_task.cancel("shutting down");
     const int refused = co_await stubborn_task;  // it returned normally: refused the cancel
-    std::cout << "stubborn returned " << refused << "; swallowed cancel reported: "
-              << (seen->swallowed ? "yes" : "no") << '\n';
+    std::cout << "stubborn returned " << refused
+              << "; swallowed cancel reported: " << (seen->swallowed ? "yes" : "no") << '\n';
 
     report.cancel("shutting down");  // passed on to count-orders: its query is stopped
     ticker.cancel("shutting down");

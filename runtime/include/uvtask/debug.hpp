@@ -19,8 +19,8 @@ struct TaskInfo {
         running,    ///< the task that called `Loop::tasks()`
         suspended,  ///< waiting on `waiting_on`
     };
-    std::string name;           ///< its name ("Task-<id>" by default)
-    std::uint64_t id = 0;       ///< its number on its loop (1 for the first task spawned)
+    std::string name;      ///< its name ("Task-<id>" by default)
+    std::uint64_t id = 0;  ///< its number on its loop (1 for the first task spawned)
     State state = State::ready;
     /// What it waits on, in words, e.g. "sleep (998.2 ms left)", "join of task 'worker'",
     /// "Lock::lock()", "read on tcp fd 12", "operation <Operation::describe()>". For a ready

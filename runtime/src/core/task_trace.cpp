@@ -1,5 +1,6 @@
 // What the runtime tells people looking at a running program about a task: the swallowed-cancel
-// report (and every report of a task through its loop), readable type names for `Operation::describe()`.
+// report (and every report of a task through its loop), readable type names for
+// `Operation::describe()`.
 #include "uvtask/detail/task_trace.hpp"
 
 #include <cxxabi.h>

@@ -156,9 +156,9 @@ constexpr WaitInfo accept_wait{"accept", &AcceptAwaiterBase::describe};
 }  // namespace
 
 void AcceptAwaiterBase::describe(const Suspension& self, std::string& out) {
-    append_handle(
-        reinterpret_cast<const uv_handle_t*>(static_cast<const AcceptAwaiterBase&>(self).core_->stream()),
-        out);
+    append_handle(reinterpret_cast<const uv_handle_t*>(
+                      static_cast<const AcceptAwaiterBase&>(self).core_->stream()),
+                  out);
 }
 
 bool AcceptAwaiterBase::await_suspend(std::coroutine_handle<> resume_at) noexcept {

@@ -86,8 +86,8 @@ void StreamTurnAwaiter::describe(const Suspension& self, std::string& out) {
     append_handle(static_cast<const StreamTurnAwaiter&>(self).core_->handle(), out);
 }
 
-bool StreamTurnAwaiter::suspend_for_turn(std::coroutine_handle<> resume_at,
-                                         CancelHook hook, const WaitInfo& info) noexcept {
+bool StreamTurnAwaiter::suspend_for_turn(std::coroutine_handle<> resume_at, CancelHook hook,
+                                         const WaitInfo& info) noexcept {
     StreamCore* core = core_.get();
     if (core->take_turn(this)) {
         if (const int rc = starter_(this); rc != 1) {
@@ -267,7 +267,8 @@ bool StreamShutdownAwaiter::await_suspend(std::coroutine_handle<> resume_at) noe
     if (core == nullptr || core->closed()) {
         return done_now(UV_EBADF);
     }
-    return suspend_for_turn(resume_at, &on_cancel, shutdown_wait);  // after the writes started before it
+    // After the writes started before it.
+    return suspend_for_turn(resume_at, &on_cancel, shutdown_wait);
 }
 
 int StreamShutdownAwaiter::start_shutdown() noexcept {

@@ -118,7 +118,8 @@ std::vector<TaskInfo> LoopCore::task_infos() {
         out.push_back(std::move(info));
     });
     for (TaskInfo& info : out) {
-        if (auto it = by_number.find(info.parent_id); info.parent_id != 0 && it != by_number.end()) {
+        if (auto it = by_number.find(info.parent_id);
+            info.parent_id != 0 && it != by_number.end()) {
             info.parent_name = out[it->second].name;
         }
     }
@@ -138,8 +139,8 @@ void LoopCore::run_timed_step(TaskState* task) noexcept {
         try {
             std::string message = "slow step: " + format_ns(std::chrono::nanoseconds(took)) +
                                   " without a suspension point (";
-            message += first ? "its first step" : std::string("resumed from ") +
-                                                      (from != nullptr ? from->what : "?");
+            message += first ? "its first step"
+                             : std::string("resumed from ") + (from != nullptr ? from->what : "?");
             const Suspension* next = task->done() ? nullptr : task->suspension();
             message += task->done() ? ", then it ended)"
                        : next != nullptr && next->waits_on != nullptr
@@ -269,8 +270,6 @@ void Loop::set_report_swallowed_cancels(bool enabled) noexcept {
 
 void Loop::set_cancel_latency_stats(bool enabled) { core_->set_latency_stats(enabled); }
 
-CancelLatencyStats Loop::cancel_latency_stats() const noexcept {
-    return core_->latency_stats();
-}
+CancelLatencyStats Loop::cancel_latency_stats() const noexcept { return core_->latency_stats(); }
 
 }  // namespace uvtask

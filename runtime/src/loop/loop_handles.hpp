@@ -45,7 +45,7 @@ struct LoopHandles {
     uv_idle_t idle{};    // started while tasks are ready: keeps libuv's poll from blocking
     uv_check_t check{};  // drains the ready queue, once per loop iteration
     uv_async_t async{};  // wakes the loop for its remote inbox
-    uv_signal_t sigusr1{};  // the task dump's SIGUSR1 watch, initialised on first use
+    uv_signal_t sigusr1{};  // the task dump's SIGUSR1 watch (Loop::set_dump_tasks_on_sigusr1)
     bool sigusr1_open = false;
     LoopCore* core = nullptr;
     int open = 0;

@@ -75,7 +75,8 @@ void ConditionWaitAwaiter::relock(CancelHook hook_meanwhile) noexcept {
         wake(Status::completed);
         return;
     }
-    wait_next_in(lock_->waiters_, hook_meanwhile, condition_relock);  // still suspended; now like any lock waiter
+    // Still suspended; now like any lock waiter.
+    wait_next_in(lock_->waiters_, hook_meanwhile, condition_relock);
 }
 
 void ConditionWaitAwaiter::pass_notification_on() noexcept {

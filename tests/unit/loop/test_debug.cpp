@@ -174,8 +174,9 @@ Task<void> late_delivery(Event* go, std::chrono::milliseconds hold, bool* reache
 }  // namespace
 
 TEST_SUITE("debug") {
-    TEST_CASE("tasks() lists every live task with its state, what it waits on, and who spawned "
-              "it") {
+    TEST_CASE(
+        "tasks() lists every live task with its state, what it waits on, and who spawned "
+        "it") {
         run_test([]() -> Task<void> {
             Lock lock;
             REQUIRE(lock.try_lock());
@@ -239,8 +240,9 @@ TEST_SUITE("debug") {
         }());
     }
 
-    TEST_CASE("a user-written Operation names what it waits on through describe(), by default "
-              "its type") {
+    TEST_CASE(
+        "a user-written Operation names what it waits on through describe(), by default "
+        "its type") {
         run_test([]() -> Task<void> {
             TaskHandle<void> named = spawn(await_op<NamedQuery>(), "named");
             TaskHandle<void> plain = spawn(await_op<Parked>(), "plain");
@@ -258,8 +260,9 @@ TEST_SUITE("debug") {
         }());
     }
 
-    TEST_CASE("dump_tasks prints one line per task: id, name, state, wait, age, cancelling, "
-              "parent") {
+    TEST_CASE(
+        "dump_tasks prints one line per task: id, name, state, wait, age, cancelling, "
+        "parent") {
         run_test([]() -> Task<void> {
             TaskHandle<void> sleeper = spawn(sleep_long(), "sleeper");
             TaskHandle<void> joiner = spawn(join_it(&sleeper), "joiner");
@@ -330,8 +333,9 @@ TEST_SUITE("debug") {
         CHECK(run.reports.size() == 1);
     }
 
-    TEST_CASE("a task that got its cancel as an Outcome (nothrow) and returned a value is "
-              "reported the same way") {
+    TEST_CASE(
+        "a task that got its cancel as an Outcome (nothrow) and returned a value is "
+        "reported the same way") {
         auto run = run_test(
             []() -> Task<void> {
                 Loop::current()->set_report_swallowed_cancels(true);
@@ -343,8 +347,9 @@ TEST_SUITE("debug") {
         CHECK(run.reports.size() == 1);
     }
 
-    TEST_CASE("refusing with uncancel(), re-raising, and a deadline's own cancel are not "
-              "reported as swallowed") {
+    TEST_CASE(
+        "refusing with uncancel(), re-raising, and a deadline's own cancel are not "
+        "reported as swallowed") {
         run_test([]() -> Task<void> {
             Loop::current()->set_report_swallowed_cancels(true);
             bool a = false;
@@ -365,8 +370,9 @@ TEST_SUITE("debug") {
         }());  // run_test fails on any report
     }
 
-    TEST_CASE("a step longer than the threshold is reported with the task's name, its length "
-              "and where it resumed") {
+    TEST_CASE(
+        "a step longer than the threshold is reported with the task's name, its length "
+        "and where it resumed") {
         auto run = run_test(
             []() -> Task<void> {
                 Loop::current()->set_slow_step_threshold(10ms);
@@ -379,10 +385,10 @@ TEST_SUITE("debug") {
             RunTestOptions{.expect_reports = true});
         // Only the spinning step says "resumed from yield_now(), then suspended on yield_now()"
         // (the quick ones, reported only on a badly overloaded machine, start or end the task).
-        const auto spinner = reports_named(
-            run.reports, "spinner",
-            "without a suspension point (resumed from yield_now(), then suspended on "
-            "yield_now())");
+        const auto spinner =
+            reports_named(run.reports, "spinner",
+                          "without a suspension point (resumed from yield_now(), then suspended on "
+                          "yield_now())");
         REQUIRE(spinner.size() == 1);
         const std::string& message = spinner[0].message;
         REQUIRE(has(message, "slow step: "));
@@ -395,8 +401,9 @@ TEST_SUITE("debug") {
         CHECK(has(ender[0].message, "(resumed from sleep, then it ended)"));
     }
 
-    TEST_CASE("a step under the threshold, or any step while the detector is off, is not "
-              "reported") {
+    TEST_CASE(
+        "a step under the threshold, or any step while the detector is off, is not "
+        "reported") {
         run_test([]() -> Task<void> {
             Loop::current()->set_slow_step_threshold(10s);
             TaskHandle<void> h11 = spawn(spin_between_yields(5ms), "spinner");
@@ -467,8 +474,9 @@ TEST_SUITE("debug") {
             }(&stats),
             options);
         CHECK(reports_named(reports, "swallower", "swallowed a cancellation").size() == 1);
-        CHECK(reports_named(reports, "spinner", "(resumed from yield_now(), then suspended on "
-                                                "yield_now())")
+        CHECK(reports_named(reports, "spinner",
+                            "(resumed from yield_now(), then suspended on "
+                            "yield_now())")
                   .size() == 1);
         CHECK(has(stats, "cancel -> delivery: n=1 "));
         RunOptions negative;

@@ -168,9 +168,10 @@ public:
         out += target.name();
         out += "'";
     }
-    static constexpr WaitInfo wait_info{
-        Mode == JoinMode::shield ? "shield(join)" : Mode == JoinMode::owned ? "wait_for" : "join",
-        &describe};
+    static constexpr WaitInfo wait_info{Mode == JoinMode::shield  ? "shield(join)"
+                                        : Mode == JoinMode::owned ? "wait_for"
+                                                                  : "join",
+                                        &describe};
 
 private:
     [[noreturn]] void throw_misuse() const {

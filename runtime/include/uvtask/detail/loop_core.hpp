@@ -301,7 +301,7 @@ private:
     std::vector<LoopService*> services_;     // by service_index<S>(); owned until close_handles
     std::vector<LoopService*> service_order_;  // creation order, for teardown
     ExceptionHandler handler_;
-    std::uint64_t slow_step_ns_ = 0;          // the slow-step threshold; 0: off
+    std::uint64_t slow_step_ns_ = 0;         // the slow-step threshold; 0: off
     std::unique_ptr<LatencyStats> latency_;  // while the cancel-latency statistics are on
 };
 
