@@ -110,7 +110,11 @@ public:
     }
     /// The `nothrow()` form of `await_resume` (docs/zero-exception.md): the same ending as an
     /// `Outcome`, a cancellation with no throw. Throws nothing; loop thread only.
-    auto await_resume_outcome() noexcept { return resume_outcome(*this); }
+    auto await_resume_outcome() noexcept {
+        // Not resume_outcome(*this): the base is private, so the base's static helper may not
+        // reach back into it through `Operation&` (clang rejects it).
+        return this->template outcome_or<T>([this]() -> T { return await_resume(); });
+    }
 
 protected:
     /// Begins the operation: called once, on the loop's thread, as the task suspends. It may

@@ -110,10 +110,15 @@ Task<void> reraise(bool* reached) {
     co_await sleep(10s);
 }
 
+Task<int> sleep_long_then(int value) {
+    co_await sleep(10s);
+    co_return value;
+}
+
 Task<int> deadline_then_value(bool* reached) {
     *reached = true;
-    const bool completed = co_await move_on_after(1ms, sleep_long());
-    CHECK_FALSE(completed);
+    const std::optional<int> completed = co_await move_on_after(1ms, sleep_long_then(1));
+    CHECK_FALSE(completed.has_value());
     co_return 7;
 }
 
