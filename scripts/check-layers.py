@@ -34,7 +34,9 @@ PUBLIC = {
     "detail/spin_lock.hpp": "core",
     "detail/task_host.hpp": "core",
     "detail/task_state.hpp": "core",
+    "detail/task_trace.hpp": "core",
     # loop: the ready queue, the remote inbox, spawning, joining, run()
+    "debug.hpp": "loop",
     "loop.hpp": "loop",
     "loop_group.hpp": "loop",
     "non_cancellable.hpp": "loop",

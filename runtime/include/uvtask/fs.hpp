@@ -75,6 +75,8 @@ public:
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     /// The request's callback.
     void on_done(std::int64_t result, const uv_stat_t& stat) noexcept;
+    /// `WaitInfo::detail`: the request and its path or file descriptor.
+    static void describe(const Suspension& self, std::string& out);
 
 protected:
     /// `finish`, then the request's result, or throws `IoError`.

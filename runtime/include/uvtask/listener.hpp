@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <coroutine>
+#include <string>
 
 #include "uvtask/detail/io_awaiter.hpp"
 
@@ -27,6 +28,8 @@ public:
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     /// Called by the listener when a connection was accepted for this waiter (or failed).
     void on_accepted(int status, StreamCore* accepted) noexcept;
+    /// `WaitInfo::detail`: the listener's kind and file descriptor.
+    static void describe(const Suspension& self, std::string& out);
 
     AcceptAwaiterBase* prev = nullptr;  // the listener's FIFO of waiting accepts
     AcceptAwaiterBase* next = nullptr;

@@ -6,11 +6,14 @@
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "uvtask/debug.hpp"
 #include "uvtask/errors.hpp"
 #include "uvtask/exception_handler.hpp"
 #include "uvtask/spawn.hpp"
@@ -108,6 +111,67 @@ public:
     /// The time a task may run between two `checkpoint()`s that yield (default 1 ms).
     /// `InvalidDurationError` if negative.
     void set_time_slice(std::chrono::nanoseconds slice);
+
+    // ---- seeing cancellation (README, "Debugging cancellation"). Each switch is off by default
+    // and costs nothing measurable while off (bench/: S1, S2, S4).
+
+    /// Every live task (spawned and not done), in the order the loop took them in: its name,
+    /// state, what it waits on, age, `cancelling()` and the task that spawned it (`TaskInfo`).
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: `std::bad_alloc`.
+    /// Thread safety: loop thread only (from a task, a posted call, a libuv callback).
+    [[nodiscard]] std::vector<TaskInfo> tasks() const;
+    /// Prints `tasks()` to `out`, one line per task:
+    /// `  #3 'worker' suspended on sleep (998.1 ms left), age 2 ms, spawned by #1 'main'`.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: `std::bad_alloc`; what `out` throws.
+    /// Thread safety: loop thread only.
+    void dump_tasks(std::ostream& out) const;
+    /// While on, a SIGUSR1 sent to the process prints `dump_tasks()` to stderr, from the loop
+    /// (on its next turn: a loop stuck in a long step prints when the step ends — the slow-step
+    /// detector names such steps). Off by default (SIGUSR1 then keeps its disposition: the
+    /// default one ends the process). Each loop with it on prints its own dump. The watch never
+    /// keeps the loop alive.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: `InvalidStateError` if the loop is closed or libuv refuses the signal handle.
+    /// Thread safety: loop thread only.
+    void set_dump_tasks_on_sigusr1(bool enabled);
+    /// While `threshold` is above 0, a step of a task longer than `threshold` — the run between
+    /// two suspension points, the cancellation latency the task imposes on itself and the loop
+    /// latency it imposes on everyone else — is reported through the exception handler:
+    /// `ExceptionContext::task_name` is the task's, `message` reads "slow step: 12.3 ms without
+    /// a suspension point (resumed from sleep, then suspended on Lock::lock())", `exception` is
+    /// null. 0 (the default) turns it off; the ready queue then never reads the clock for it.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: `InvalidDurationError` if `threshold` is negative.
+    /// Thread safety: loop thread only.
+    void set_slow_step_threshold(std::chrono::nanoseconds threshold);
+    /// While on, a task that received a cancel — `CancelledError` thrown, or returned as an
+    /// `Outcome` by `nothrow()` — and then returned a value without re-raising it or calling
+    /// `uncancel()` is reported through the exception handler, with the task's name and the
+    /// message "Task swallowed a cancellation: …" (exception null). Refusing a cancel is legal
+    /// (docs/semantics.md §3.4); the report tells a decision from an accident of a
+    /// `catch (...)`. A request withdrawn by its scope (a deadline that expired, a task group)
+    /// is not a swallowed one; a request that never reached the task is not either.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: nothing. Thread safety: loop thread only.
+    void set_report_swallowed_cancels(bool enabled) noexcept;
+    /// Turns the cancel-latency statistics on (from empty) or off (dropped). While on, each
+    /// cancel is timed (two clock reads per request) — see `CancelLatencyStats`.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: `std::bad_alloc` (turning on). Thread safety: loop thread only.
+    void set_cancel_latency_stats(bool enabled);
+    /// The statistics since they were turned on (all zero while off); print them with `<<`.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: nothing. Thread safety: loop thread only.
+    [[nodiscard]] CancelLatencyStats cancel_latency_stats() const noexcept;
 
 private:
     friend struct detail::LoopAccess;

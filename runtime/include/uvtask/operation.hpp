@@ -7,6 +7,8 @@
 #include <coroutine>
 #include <exception>
 #include <optional>
+#include <string>
+#include <typeinfo>
 #include <type_traits>
 #include <utility>
 
@@ -67,7 +69,7 @@ public:
         if (!begin()) {
             return false;
         }
-        park(resume_at, &on_cancel_hook);
+        park(resume_at, &on_cancel_hook, wait_info);
         loop().hold_alive();  // its end may come from another thread: the loop is not idle
         try {
             start();
@@ -109,6 +111,8 @@ public:
     /// The `nothrow()` form of `await_resume` (docs/zero-exception.md): the same ending as an
     /// `Outcome`, a cancellation with no throw. Throws nothing; loop thread only.
     Outcome<T> await_resume_outcome() noexcept {
+        // Not resume_outcome(*this): the base is private, so the base's static helper may not
+        // reach back into it through `Operation&`.
         return outcome_or<T>([this]() -> T { return await_resume(); });
     }
 
@@ -152,6 +156,17 @@ protected:
     /// `stop()`.
     void cancelled() noexcept { end(Status::cancelled); }
 
+    /// What the operation waits on, in words, for `Loop::tasks()` and `Loop::dump_tasks()`
+    /// ("operation <describe()>"): override it to name the request ("query 'SELECT …' on db
+    /// 'orders'"). The default is the derived class's type name.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: `std::bad_alloc` (the caller reports the wait without its description).
+    /// Thread safety: loop thread only, called only while the operation is under way.
+    [[nodiscard]] virtual std::string describe() const {
+        return detail::readable_type_name(typeid(*this));
+    }
+
     /// True once `stop()` was called. At once; throws nothing; loop thread only.
     [[nodiscard]] bool stop_requested() const noexcept { return stop_requested_; }
     /// The libuv loop of the awaiting task (valid from `start()` on): where libuv-based
@@ -173,6 +188,13 @@ private:
         op->stop_requested_ = true;
         op->stop();
     }
+
+    static void describe_hook(const detail::Suspension& self, std::string& out) {
+        out += ' ';
+        out += static_cast<const Operation&>(static_cast<const detail::SuspensionPoint&>(self))
+                   .describe();
+    }
+    static constexpr detail::WaitInfo wait_info{"operation", &describe_hook};
 
     std::conditional_t<std::is_void_v<T>, bool, std::optional<T>> value_{};
     std::exception_ptr error_;

@@ -60,7 +60,7 @@ public:
         if (queue_->closed_) {
             return end_now(WaitEnd::closed);
         }
-        return wait_in(queue_->poppers_, resume_at);
+        return wait_in(queue_->poppers_, resume_at, wait_info);
     }
     T await_resume() {
         end_of_wait(texts);
@@ -77,6 +77,7 @@ private:
     static constexpr WaitTexts texts{"Queue::pop()",
                                      "Queue::pop(): the Queue was destroyed while a task waited",
                                      "Queue::pop(): the queue is closed and empty"};
+    static constexpr WaitInfo wait_info{"Queue::pop()"};
 
     Queue<T>* queue_;
     std::optional<T> slot_;  // the item a push handed over
@@ -97,7 +98,7 @@ public:
         if (queue_->has_room()) {
             return complete_now();  // put in await_resume
         }
-        return wait_in(queue_->pushers_, resume_at);
+        return wait_in(queue_->pushers_, resume_at, wait_info);
     }
     void await_resume() {
         end_of_wait(texts);
@@ -114,6 +115,7 @@ private:
     static constexpr WaitTexts texts{"Queue::push()",
                                      "Queue::push(): the Queue was destroyed while a task waited",
                                      "Queue::push(): the queue is closed"};
+    static constexpr WaitInfo wait_info{"Queue::push()"};
 
     Queue<T>* queue_;
     T item_;

@@ -36,10 +36,19 @@ struct RunOptions {
     std::chrono::nanoseconds time_slice{std::chrono::milliseconds(1)};
     /// The loop's exception handler; null keeps the default (stderr).
     ExceptionHandler exception_handler;
+    /// `Loop::set_dump_tasks_on_sigusr1`: SIGUSR1 prints the live tasks to stderr.
+    bool dump_tasks_on_sigusr1 = false;
+    /// `Loop::set_slow_step_threshold`: report steps longer than this (0: off).
+    std::chrono::nanoseconds slow_step_threshold{0};
+    /// `Loop::set_report_swallowed_cancels`.
+    bool report_swallowed_cancels = false;
+    /// `Loop::set_cancel_latency_stats` (read them from main: `Loop::current()`).
+    bool cancel_latency_stats = false;
 };
 
 namespace detail {
-/// Throws `InvalidDurationError` if `shutdown_grace` or `time_slice` is negative.
+/// Throws `InvalidDurationError` if `shutdown_grace`, `time_slice` or `slow_step_threshold` is
+/// negative.
 void check_run_options(const RunOptions& options);
 /// Runs the loop until `main` is done, then shuts down: cancels every task left (kind
 /// `shutdown`), waits for them up to the grace period, destroys the rest, closes every handle
@@ -63,7 +72,7 @@ void end_if_interrupted(Loop& loop, TaskState& main, const RunOptions& options);
 /// Throws: what main threw; `CancelledError` if main ended cancelled (other than by SIGINT);
 /// `KeyboardInterrupt` (opted out of `exit_on_sigint`); `InvalidStateError` if this thread
 /// already has a Loop (run() cannot nest) or if main can never finish; `InvalidDurationError`
-/// for a negative `shutdown_grace` or `time_slice` (both before `main` starts).
+/// for a negative `shutdown_grace`, `time_slice` or `slow_step_threshold` (before `main` starts).
 /// Thread safety: any thread without a Loop.
 ///
 /// A main task that can never finish. When the loop runs out of work — no libuv handle or

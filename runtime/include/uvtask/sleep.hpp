@@ -7,6 +7,7 @@
 #include <cmath>
 #include <coroutine>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 
 #include "uvtask/errors.hpp"
@@ -27,6 +28,8 @@ public:
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume() const { finish("sleep()"); }
     auto await_resume_outcome() noexcept { return resume_outcome(*this); }
+    /// `WaitInfo::detail`: the time left.
+    static void describe(const Suspension& self, std::string& out);
 
 private:
     static void on_timer(TimerNode* node) noexcept;

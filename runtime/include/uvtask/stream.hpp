@@ -59,6 +59,8 @@ public:
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     std::size_t await_resume();
     Outcome<std::size_t> await_resume_outcome() noexcept;
+    /// `WaitInfo::detail`: the stream's kind and file descriptor.
+    static void describe(const Suspension& self, std::string& out);
 
 private:
     void release_claim() noexcept;
@@ -84,6 +86,8 @@ public:
     bool start_turn() noexcept;
     /// The stream was closed while this request waited for its turn: nothing of it was sent.
     void abort_turn() noexcept { complete(UV_ECANCELED); }
+    /// `WaitInfo::detail`: the stream's kind and file descriptor.
+    static void describe(const Suspension& self, std::string& out);
 
 protected:
     /// Starts the request: 1 while it is in libuv, else its final status (0 or a libuv error).
@@ -92,7 +96,8 @@ protected:
     ~StreamTurnAwaiter();
     /// For `await_suspend`, after `begin()` and the request's own checks: starts it now if the
     /// stream is free (returns false if it ended at once), else queues it; suspends with `hook`.
-    bool suspend_for_turn(std::coroutine_handle<> resume_at, CancelHook hook) noexcept;
+    bool suspend_for_turn(std::coroutine_handle<> resume_at, CancelHook hook,
+                          const WaitInfo& info) noexcept;
     /// For the cancel hook: if the request still waits for its turn, withdraws it (no effect on
     /// the stream) and completes the await cancelled. Returns whether it did.
     bool withdraw_if_waiting() noexcept;

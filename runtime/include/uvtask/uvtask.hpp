@@ -5,6 +5,7 @@
 
 #include "uvtask/address.hpp"
 #include "uvtask/condition.hpp"
+#include "uvtask/debug.hpp"
 #include "uvtask/dns.hpp"
 #include "uvtask/errors.hpp"
 #include "uvtask/event.hpp"

@@ -19,7 +19,7 @@ public:
         if (!begin()) {
             return false;
         }
-        park(resume_at, &on_cancel_while_queued);
+        park(resume_at, &on_cancel_while_queued, wait_info);
         loop().schedule(task_);
         return true;
     }
@@ -43,6 +43,8 @@ public:
         }
         return outcome_or<void>([this] { finish("yield_now()"); });
     }
+
+    static constexpr WaitInfo wait_info{"yield_now()", nullptr, /*queued=*/true};
 
 private:
     // Already in the ready queue: the error is thrown when it is resumed.

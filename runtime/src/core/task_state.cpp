@@ -67,6 +67,10 @@ bool TaskState::record_request(std::string& message, CancelKind kind, bool keep_
         }
         ++request_sequence_;
         ++undelivered_;
+        if (trace.requested_ns == 0 && host_->trace_flags.on(TraceFlags::latency_stats))
+            [[unlikely]] {
+            trace.requested_ns = monotonic_ns();
+        }
         if (scoped != nullptr) {
             scoped->sequence = request_sequence_;
             scoped->deliveries_before = deliveries_.load(std::memory_order_relaxed);
@@ -136,6 +140,7 @@ Withdrawal TaskState::withdraw_scoped(const ScopedRequest& request) noexcept {
     if (count == 0 || undelivered_ == 0) {
         cancel_requested_.store(false, std::memory_order_release);
         undelivered_ = 0;
+        trace.requested_ns = 0;  // withdrawn, never delivered: not a latency
     }
     return out;
 }
@@ -167,13 +172,25 @@ void TaskState::deliver_cancel_if_suspended() noexcept {
 }
 
 CancelledError TaskState::take_cancel() noexcept {
-    Guard guard(lock_);
-    cancel_requested_.store(false, std::memory_order_release);
-    undelivered_ = 0;
-    // Relaxed: a statistic read by the same thread's scopes (task groups) only.
-    deliveries_.fetch_add(1, std::memory_order_relaxed);
-    // Moved out, not copied: the request is consumed, and a delivery never allocates.
-    return CancelledError(extras_ ? std::move(extras_->message) : std::string(), kind_);
+    std::uint64_t requested_ns = 0;
+    CancelledError error = [&] {
+        Guard guard(lock_);
+        cancel_requested_.store(false, std::memory_order_release);
+        undelivered_ = 0;
+        requested_ns = std::exchange(trace.requested_ns, 0);
+        // Relaxed: a statistic read by the same thread's scopes (task groups) only.
+        deliveries_.fetch_add(1, std::memory_order_relaxed);
+        // Moved out, not copied: the request is consumed, and a delivery never allocates.
+        return CancelledError(extras_ ? std::move(extras_->message) : std::string(), kind_);
+    }();
+    if (host_->trace_flags.on(TraceFlags::latency_stats)) [[unlikely]] {
+        const std::uint64_t now = monotonic_ns();
+        trace.delivered_ns = now;
+        if (requested_ns != 0) {
+            host_->note_cancel_delivered(now - requested_ns);
+        }
+    }
+    return error;
 }
 
 int TaskState::uncancel() noexcept {
@@ -185,6 +202,7 @@ int TaskState::uncancel() noexcept {
         if (count == 0) {
             cancel_requested_.store(false, std::memory_order_release);
             undelivered_ = 0;
+            trace.requested_ns = 0;
         }
     }
     return count;
@@ -272,6 +290,9 @@ void TaskState::on_body_final(std::coroutine_handle<> frame, PromiseBase& promis
     } else {
         ending_ = Ending::value;
         collect_value(frame);
+        if (host_->trace_flags.on(TraceFlags::swallowed_cancels)) [[unlikely]] {
+            report_if_swallowed();
+        }
     }
     frame_ = {};
     frame.destroy();
@@ -326,6 +347,10 @@ void TaskState::throw_cancelled_ending() const {
 }
 
 void TaskState::finish() noexcept {
+    if (trace.delivered_ns != 0 && ending_ == Ending::cancelled &&
+        host_->trace_flags.on(TraceFlags::latency_stats)) [[unlikely]] {
+        host_->note_cancelled_end(monotonic_ns() - trace.delivered_ns);
+    }
     {
         Guard guard(lock_);
         done_.store(true, std::memory_order_release);
@@ -361,23 +386,6 @@ void TaskState::destroy_pending(const char* why) noexcept {
         std::exchange(frame_, {}).destroy();
     }
     release();  // the loop's reference
-}
-
-void TaskState::report(const ExceptionContext& context) const noexcept {
-    TaskHost* here = tls_current_host;
-    if (here != nullptr && here->id() == loop_id_) {
-        here->report(context);
-    } else {
-        default_exception_handler(context);
-    }
-}
-
-void TaskState::report_error(const char* message, std::exception_ptr error) const noexcept {
-    try {
-        report({message, name(), std::move(error)});
-    } catch (...) {
-        default_exception_handler({message, {}, nullptr});  // out of memory for the name
-    }
 }
 
 void TaskState::last_reference_gone() noexcept {

@@ -9,6 +9,10 @@
 
 namespace uvtask::detail {
 
+namespace {
+constexpr WaitInfo resolve_wait{"resolve (DNS)"};
+}  // namespace
+
 struct ResolveOp {
     uv_getaddrinfo_t req{};
     ResolveAwaiter* waiter = nullptr;  // null once the awaiter is gone
@@ -60,7 +64,7 @@ bool ResolveAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     }
     op->waiter = this;
     op_ = op;
-    park(resume_at, &on_cancel);
+    park(resume_at, &on_cancel, resolve_wait);
     return true;
 }
 

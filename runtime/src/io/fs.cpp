@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "io/stream_core.hpp"
@@ -88,6 +89,21 @@ const char* FsAwaiter::name() const noexcept {
     return "fs";
 }
 
+namespace {
+constexpr WaitInfo fs_wait{"file", &FsAwaiter::describe};
+}  // namespace
+
+void FsAwaiter::describe(const Suspension& self, std::string& out) {
+    const auto& awaiter = static_cast<const FsAwaiter&>(self);
+    out += ' ';
+    out += awaiter.name();
+    if (!awaiter.args_.path.empty()) {
+        out += " '" + awaiter.args_.path + "'";
+    } else {
+        out += " fd " + std::to_string(awaiter.args_.fd);
+    }
+}
+
 bool FsAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     if (!begin()) {
         return false;
@@ -154,7 +170,7 @@ bool FsAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     started_ = true;
     op->waiter = this;
     op_ = owned.release();
-    park(resume_at, &on_cancel);
+    park(resume_at, &on_cancel, fs_wait);
     return true;
 }
 

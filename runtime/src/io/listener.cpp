@@ -4,6 +4,7 @@
 #include <memory>
 #include <utility>
 
+#include "io/describe.hpp"
 #include "io/listener_core.hpp"
 #include "uvtask/io_error.hpp"
 
@@ -150,6 +151,16 @@ AcceptAwaiterBase::~AcceptAwaiterBase() {
     }
 }
 
+namespace {
+constexpr WaitInfo accept_wait{"accept", &AcceptAwaiterBase::describe};
+}  // namespace
+
+void AcceptAwaiterBase::describe(const Suspension& self, std::string& out) {
+    append_handle(reinterpret_cast<const uv_handle_t*>(
+                      static_cast<const AcceptAwaiterBase&>(self).core_->stream()),
+                  out);
+}
+
 bool AcceptAwaiterBase::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     if (!begin()) {
         return false;
@@ -164,7 +175,7 @@ bool AcceptAwaiterBase::await_suspend(std::coroutine_handle<> resume_at) noexcep
         }
     }
     core_->enqueue(this);
-    park(resume_at, &on_cancel);
+    park(resume_at, &on_cancel, accept_wait);
     return true;
 }
 

@@ -22,6 +22,10 @@
 
 namespace uvtask::detail {
 
+namespace {
+constexpr WaitInfo process_wait{"Process::wait()"};
+}  // namespace
+
 /// A loop's children still running. At teardown (after every task was destroyed, so every
 /// Process of a task has sent its terminate signal) it finishes each one's termination and
 /// reaps it: no child outlives its loop.
@@ -139,7 +143,7 @@ bool ProcessWaitAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexce
         return done_now(0);
     }
     core_->enqueue(this);
-    park(resume_at, &on_cancel);
+    park(resume_at, &on_cancel, process_wait);
     return true;
 }
 

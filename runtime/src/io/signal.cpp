@@ -12,6 +12,11 @@
 
 namespace uvtask::detail {
 
+namespace {
+constexpr WaitInfo signal_wait{"wait_signal()"};
+constexpr WaitInfo receive_wait{"SignalReceiver::receive()"};
+}  // namespace
+
 // ---- wait_signal()
 
 SignalAwaiter::~SignalAwaiter() {
@@ -33,7 +38,7 @@ bool SignalAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     }
     registration_ = registration;
     registration->add_waiter(this);
-    park(resume_at, &on_cancel);
+    park(resume_at, &on_cancel, signal_wait);
     return true;
 }
 
@@ -87,7 +92,7 @@ bool SignalReceiveAwaiter::await_suspend(std::coroutine_handle<> resume_at) noex
         return done_now(signum);
     }
     core_->start_waiting(this);
-    park(resume_at, &on_cancel);
+    park(resume_at, &on_cancel, receive_wait);
     return true;
 }
 

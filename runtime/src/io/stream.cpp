@@ -16,6 +16,10 @@
 
 namespace uvtask::detail {
 
+namespace {
+constexpr WaitInfo connect_wait{"connect"};
+}  // namespace
+
 // ---- StreamCore
 
 void ignore_sigpipe_once() noexcept {
@@ -136,7 +140,7 @@ bool StreamConnectAwaiter::await_suspend(std::coroutine_handle<> resume_at) noex
         uv_pipe_connect(&core_->connect_req, core_->pipe(), path_.c_str(), on_connect);
     }
     core_->connector = this;
-    park(resume_at, &on_cancel);
+    park(resume_at, &on_cancel, connect_wait);
     return true;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "io/describe.hpp"
 #include "io/stream_core.hpp"
 #include "uvtask/errors.hpp"
 #include "uvtask/io_error.hpp"
@@ -148,6 +149,14 @@ StreamReadAwaiter::~StreamReadAwaiter() {
     }
 }
 
+namespace {
+constexpr WaitInfo read_wait{"read", &StreamReadAwaiter::describe};
+}  // namespace
+
+void StreamReadAwaiter::describe(const Suspension& self, std::string& out) {
+    append_handle(static_cast<const StreamReadAwaiter&>(self).core_->handle(), out);
+}
+
 bool StreamReadAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     if (!begin()) {
         return false;
@@ -170,7 +179,7 @@ bool StreamReadAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcep
     if (const int rc = core->start_reading(); rc < 0) {
         return done_now(rc);
     }
-    park(resume_at, &on_cancel);
+    park(resume_at, &on_cancel, read_wait);
     return true;
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <utility>
 
+#include "io/describe.hpp"
 #include "io/stream_core.hpp"
 #include "uvtask/io_error.hpp"
 #include "uvtask/stream.hpp"
@@ -76,8 +77,17 @@ StreamTurnAwaiter::~StreamTurnAwaiter() {
     }
 }
 
-bool StreamTurnAwaiter::suspend_for_turn(std::coroutine_handle<> resume_at,
-                                         CancelHook hook) noexcept {
+namespace {
+constexpr WaitInfo write_wait{"write", &StreamTurnAwaiter::describe};
+constexpr WaitInfo shutdown_wait{"shutdown", &StreamTurnAwaiter::describe};
+}  // namespace
+
+void StreamTurnAwaiter::describe(const Suspension& self, std::string& out) {
+    append_handle(static_cast<const StreamTurnAwaiter&>(self).core_->handle(), out);
+}
+
+bool StreamTurnAwaiter::suspend_for_turn(std::coroutine_handle<> resume_at, CancelHook hook,
+                                         const WaitInfo& info) noexcept {
     StreamCore* core = core_.get();
     if (core->take_turn(this)) {
         if (const int rc = starter_(this); rc != 1) {
@@ -85,7 +95,7 @@ bool StreamTurnAwaiter::suspend_for_turn(std::coroutine_handle<> resume_at,
             return done_now(rc);
         }
     }  // else behind other requests: start_turn() runs when ours comes
-    park(resume_at, hook);
+    park(resume_at, hook, info);
     return true;
 }
 
@@ -141,7 +151,7 @@ bool StreamWriteAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexce
     if (all_ && data_.size() > max_request) {
         return done_now(UV_E2BIG);  // write_all of more than 16 GiB: write it in parts
     }
-    return suspend_for_turn(resume_at, &on_cancel);
+    return suspend_for_turn(resume_at, &on_cancel, write_wait);
 }
 
 int StreamWriteAwaiter::start_write() noexcept {
@@ -257,7 +267,8 @@ bool StreamShutdownAwaiter::await_suspend(std::coroutine_handle<> resume_at) noe
     if (core == nullptr || core->closed()) {
         return done_now(UV_EBADF);
     }
-    return suspend_for_turn(resume_at, &on_cancel);  // after the writes started before it
+    // After the writes started before it.
+    return suspend_for_turn(resume_at, &on_cancel, shutdown_wait);
 }
 
 int StreamShutdownAwaiter::start_shutdown() noexcept {

@@ -11,6 +11,10 @@
 
 namespace uvtask::detail {
 
+namespace {
+constexpr WaitInfo to_thread_wait{"to_thread() job"};
+}  // namespace
+
 ToThreadAwaiterBase::ToThreadAwaiterBase(std::unique_ptr<WorkItem> work) noexcept
     : work_(std::move(work)) {}
 
@@ -88,7 +92,7 @@ bool ToThreadAwaiterBase::await_suspend(std::coroutine_handle<> resume_at) noexc
     }
     work->waiter = this;
     in_flight_ = work_.release();
-    park(resume_at, &on_cancel);
+    park(resume_at, &on_cancel, to_thread_wait);
     return true;
 }
 

@@ -15,6 +15,11 @@
 
 namespace uvtask::detail {
 
+namespace {
+constexpr WaitInfo udp_receive_wait{"UdpSocket::receive()"};
+constexpr WaitInfo udp_send_wait{"UdpSocket::send()"};
+}  // namespace
+
 // ---- receive
 
 UdpReceiveAwaiter::UdpReceiveAwaiter(UdpCore* core, std::span<std::byte> out) noexcept
@@ -50,7 +55,7 @@ bool UdpReceiveAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcep
     if (const int rc = core_->start_receiving(); rc < 0) {
         return done_now(rc);
     }
-    park(resume_at, &on_cancel);
+    park(resume_at, &on_cancel, udp_receive_wait);
     return true;
 }
 
@@ -152,7 +157,7 @@ bool UdpSendAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     }
     op->waiter = this;
     op_ = owned.release();
-    park(resume_at, &on_cancel);
+    park(resume_at, &on_cancel, udp_send_wait);
     return true;
 }
 

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "loop/latency_histogram.hpp"
 #include "loop/loop_handles.hpp"
 #include "uvtask/errors.hpp"
 
@@ -85,6 +86,11 @@ void LoopCore::adopt_new_task(TaskState* task) noexcept {
 }
 
 void LoopCore::take_task(TaskState* task) noexcept {
+    // Spawned by the running task of this loop, if any (not by another thread's spawn_on).
+    if (TaskState* parent = tls_current_task; parent != nullptr && tls_current_host == this) {
+        task->trace.parent = parent->number();
+    }
+    task->trace.born_ms = uv_now(loop_);
     live_.push_back(task);
     schedule(task);
 }
@@ -192,6 +198,9 @@ void LoopCore::close_handles() noexcept {
                            reinterpret_cast<uv_handle_t*>(&handles_->check),
                            reinterpret_cast<uv_handle_t*>(&handles_->async)}) {
         uv_close(h, &LoopHandles::on_closed);
+    }
+    if (handles_->sigusr1_open) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&handles_->sigusr1), &LoopHandles::on_closed);
     }
     handles_ = nullptr;
     wake_armed_ = true;  // nothing may start the idle handle any more

@@ -45,6 +45,8 @@ struct LoopHandles {
     uv_idle_t idle{};    // started while tasks are ready: keeps libuv's poll from blocking
     uv_check_t check{};  // drains the ready queue, once per loop iteration
     uv_async_t async{};  // wakes the loop for its remote inbox
+    uv_signal_t sigusr1{};  // the task dump's SIGUSR1 watch (Loop::set_dump_tasks_on_sigusr1)
+    bool sigusr1_open = false;
     LoopCore* core = nullptr;
     int open = 0;
 
@@ -53,6 +55,7 @@ struct LoopHandles {
     static void on_check(uv_check_t* handle) noexcept;
     static void on_async(uv_async_t* handle) noexcept;
     static void on_closed(uv_handle_t* handle) noexcept;
+    static void on_sigusr1(uv_signal_t* handle, int signum) noexcept;
 };
 
 }  // namespace uvtask::detail

@@ -50,7 +50,11 @@ void LoopCore::drain() noexcept {
         tls_current_task = task;
         slice_countdown_ = 1;  // a new time slice for checkpoint()
         slice_started_ns_ = 0;
-        task->run_step();  // `task` may be gone after this
+        if (slow_step_ns_ == 0) [[likely]] {
+            task->run_step();  // `task` may be gone after this
+        } else {
+            run_timed_step(task);
+        }
         if (--countdown == 0) {
             // The clock is read every `batch_stride_` resumes, the stride adapting so that a
             // batch reads it about eight times: cheap yields, and long steps still bounded.

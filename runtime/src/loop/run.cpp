@@ -50,6 +50,9 @@ void check_run_options(const RunOptions& options) {
     if (options.time_slice.count() < 0) {
         throw InvalidDurationError("run(): RunOptions::time_slice is negative");
     }
+    if (options.slow_step_threshold.count() < 0) {
+        throw InvalidDurationError("run(): RunOptions::slow_step_threshold is negative");
+    }
 }
 
 void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
@@ -59,6 +62,14 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
         core.set_exception_handler(options.exception_handler);
     }
     loop.set_time_slice(options.time_slice);
+    loop.set_slow_step_threshold(options.slow_step_threshold);
+    loop.set_report_swallowed_cancels(options.report_swallowed_cancels);
+    if (options.cancel_latency_stats) {
+        loop.set_cancel_latency_stats(true);
+    }
+    if (options.dump_tasks_on_sigusr1) {
+        loop.set_dump_tasks_on_sigusr1(true);
+    }
 
     // The watch lives until the loop is closed below (its handle is closed by close_owned_loop).
     auto sigint = std::make_unique<SigintWatch>();

@@ -2,9 +2,19 @@
 #include "uvtask/detail/child_set.hpp"
 
 #include <iterator>
+#include <string>
 #include <utility>
 
 namespace uvtask::detail {
+
+namespace {
+void describe_children(const Suspension& self, std::string& out) {
+    out += " (";
+    out += std::to_string(static_cast<const AllDoneAwaiter&>(self).children());
+    out += " left)";
+}
+constexpr WaitInfo children_wait{"child tasks", &describe_children};
+}  // namespace
 
 AllDoneAwaiter::~AllDoneAwaiter() {
     if (set_->waiter_ == this) {
@@ -23,12 +33,14 @@ bool AllDoneAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
         return false;
     }
     set_->waiter_ = this;
-    park(resume_at, &on_cancel_hook);
+    park(resume_at, &on_cancel_hook, children_wait);
     if (task_->cancel_deliverable()) {
         on_cancel_hook(this);  // a cancel pending already: pass it on, then wait as well
     }
     return true;
 }
+
+std::size_t AllDoneAwaiter::children() const noexcept { return set_->live(); }
 
 void AllDoneAwaiter::await_resume() const {
     if (status_ == Status::outside_task) {

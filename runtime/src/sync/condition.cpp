@@ -13,6 +13,9 @@ constexpr WaitTexts condition_texts{
     "Condition::wait()", "Condition::wait(): the Lock was destroyed while waiting", nullptr,
     "Condition::wait(): the lock is not held by the caller"};
 
+constexpr WaitInfo condition_wait{"Condition::wait()"};
+constexpr WaitInfo condition_relock{"Condition::wait() (taking the lock back)"};
+
 }  // namespace
 
 ConditionWaitAwaiter::ConditionWaitAwaiter(Condition* condition) noexcept
@@ -33,7 +36,7 @@ bool ConditionWaitAwaiter::await_suspend(std::coroutine_handle<> resume_at) noex
     }
     lock_->release();  // hands the lock to its next waiter, if any
     condition_->waits_.push_back(this);
-    return wait_in(condition_->waiters_, resume_at, &on_cancel_waiting_notify);
+    return wait_in(condition_->waiters_, resume_at, condition_wait, &on_cancel_waiting_notify);
 }
 
 bool ConditionWaitAwaiter::cancel_to_deliver() noexcept {
@@ -72,7 +75,8 @@ void ConditionWaitAwaiter::relock(CancelHook hook_meanwhile) noexcept {
         wake(Status::completed);
         return;
     }
-    wait_next_in(lock_->waiters_, hook_meanwhile);  // still suspended; now like any lock waiter
+    // Still suspended; now like any lock waiter.
+    wait_next_in(lock_->waiters_, hook_meanwhile, condition_relock);
 }
 
 void ConditionWaitAwaiter::pass_notification_on() noexcept {

@@ -10,6 +10,8 @@ namespace {
 constexpr WaitTexts event_wait_texts{
     "Event::wait()", "Event::wait(): the Event was destroyed while a task waited on it"};
 
+constexpr WaitInfo event_wait{"Event::wait()"};
+
 }  // namespace
 
 bool EventWaitAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
@@ -19,7 +21,7 @@ bool EventWaitAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept
     if (event_->set_) {
         return complete_now();
     }
-    return wait_in(event_->waiters_, resume_at);
+    return wait_in(event_->waiters_, resume_at, event_wait);
 }
 
 void EventWaitAwaiter::await_resume() const {

@@ -12,6 +12,8 @@ namespace {
 constexpr WaitTexts lock_texts{"Lock::lock()",
                                "Lock::lock(): the Lock was destroyed while a task waited on it"};
 
+constexpr WaitInfo lock_wait{"Lock::lock()"};
+
 }  // namespace
 
 bool LockAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
@@ -21,7 +23,7 @@ bool LockAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     if (lock_->try_lock()) {
         return complete_now();
     }
-    return wait_in(lock_->waiters_, resume_at);
+    return wait_in(lock_->waiters_, resume_at, lock_wait);
 }
 
 bool LockAwaiter::cancel_to_deliver() noexcept {

@@ -16,6 +16,8 @@ constexpr WaitTexts semaphore_texts{
     "Semaphore::acquire()",
     "Semaphore::acquire(): the Semaphore was destroyed while a task waited on it"};
 
+constexpr WaitInfo semaphore_wait{"Semaphore::acquire()"};
+
 }  // namespace
 
 bool SemaphoreAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
@@ -25,7 +27,7 @@ bool SemaphoreAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept
     if (semaphore_->try_acquire()) {
         return complete_now();
     }
-    return wait_in(semaphore_->waiters_, resume_at);
+    return wait_in(semaphore_->waiters_, resume_at, semaphore_wait);
 }
 
 bool SemaphoreAwaiter::cancel_to_deliver() noexcept {

@@ -2,8 +2,23 @@
 #include "uvtask/sleep.hpp"
 
 #include <cstdint>
+#include <cstdio>
+#include <string>
 
 namespace uvtask::detail {
+
+namespace {
+constexpr WaitInfo sleep_wait{"sleep", &SleepAwaiter::describe};
+}  // namespace
+
+void SleepAwaiter::describe(const Suspension& self, std::string& out) {
+    const auto& sleeper = static_cast<const SleepAwaiter&>(self);
+    const std::uint64_t now = deadline_clock_ns();
+    const std::uint64_t left = sleeper.deadline_ns > now ? sleeper.deadline_ns - now : 0;
+    char text[48];
+    std::snprintf(text, sizeof text, " (%.1f ms left)", static_cast<double>(left) / 1e6);
+    out += text;
+}
 
 SleepAwaiter::~SleepAwaiter() {
     if (armed()) {
@@ -22,11 +37,11 @@ bool SleepAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
         arm_timer(LoopCore::of(*task_), this);
     } catch (...) {
         // Out of memory for the timer queue: behave as a zero sleep rather than lose the task.
-        park(resume_at, &on_cancel_hook);
+        park(resume_at, &on_cancel_hook, sleep_wait);
         wake(Status::completed);
         return true;
     }
-    park(resume_at, &on_cancel_hook);
+    park(resume_at, &on_cancel_hook, sleep_wait);
     return true;
 }
 

@@ -28,6 +28,8 @@ public:
     [[nodiscard]] bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> resume_at) noexcept;
     void await_resume() const;
+    /// How many children it still waits for.
+    [[nodiscard]] std::size_t children() const noexcept;
 
 private:
     friend class ChildSet;

@@ -3,6 +3,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <string>
 
 #include "uvtask/errors.hpp"
 #include "uvtask/detail/raise.hpp"
@@ -103,7 +104,7 @@ public:
             loop().hold_alive();  // the wake-up will come from another thread
             holding_ = true;
         }
-        park(resume_at, &on_cancel_hook);
+        park(resume_at, &on_cancel_hook, wait_info);
         if constexpr (Mode == JoinMode::owned) {
             if (task_->cancel_deliverable()) {
                 on_cancel_hook(this);
@@ -159,6 +160,18 @@ public:
             return Outcome<T>::failed(std::current_exception());  // out of memory
         }
     }
+
+    /// `WaitInfo::detail`: the awaited task's name.
+    static void describe(const Suspension& self, std::string& out) {
+        const TaskState& target = *static_cast<const JoinAwaiter&>(self).target_;
+        out += " of task '";
+        out += target.name();
+        out += "'";
+    }
+    static constexpr WaitInfo wait_info{Mode == JoinMode::shield  ? "shield(join)"
+                                        : Mode == JoinMode::owned ? "wait_for"
+                                                                  : "join",
+                                        &describe};
 
 private:
     [[noreturn]] void throw_misuse() const {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "uvtask/debug.hpp"
 #include "uvtask/exception_handler.hpp"
 #include "uvtask/detail/intrusive_list.hpp"
 #include "uvtask/detail/task_host.hpp"
@@ -27,6 +28,7 @@ namespace uvtask::detail {
 class LoopCore;
 struct LoopHandles;
 struct RemoteInbox;
+struct LatencyStats;
 
 /// A per-loop object of a higher layer — the timers of time/, the signal registrations and the
 /// watched thread-pool jobs of io/ — created on the loop's thread on first use
@@ -224,6 +226,18 @@ public:
     // ---- errors nobody can receive
     void set_exception_handler(ExceptionHandler handler) { handler_ = std::move(handler); }
 
+    // ---- diagnostics (docs on the `Loop` setters; loop thread)
+    /// Every live task, in the order the loop took them in. Throws `std::bad_alloc`.
+    [[nodiscard]] std::vector<TaskInfo> task_infos();
+    /// 0: off (the ready queue then never reads the clock for it).
+    void set_slow_step_ns(std::uint64_t ns) noexcept { slow_step_ns_ = ns; }
+    /// Starts (with empty statistics) or stops timing cancels. Throws `std::bad_alloc`.
+    void set_latency_stats(bool enabled);
+    [[nodiscard]] CancelLatencyStats latency_stats() const noexcept;
+    /// Starts or stops the SIGUSR1 watch that prints `task_infos()` to stderr. Throws
+    /// `InvalidStateError` if libuv refuses the signal handle or the loop is closed.
+    void set_dump_on_sigusr1(bool enabled);
+
     // ---- TaskHost
     [[nodiscard]] void* enqueue_remote_cancel(TaskState& task) noexcept override;
     [[nodiscard]] void* enqueue_remote_join_end(TaskState& waiter) noexcept override;
@@ -233,6 +247,8 @@ public:
         load_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see load()
     }
     void report(const ExceptionContext& context) noexcept override;
+    void note_cancel_delivered(std::uint64_t ns) noexcept override;
+    void note_cancelled_end(std::uint64_t ns) noexcept override;
 
     /// Runs ready tasks until the queue is empty or the batch's time budget (~50 µs) is spent.
     void drain() noexcept;
@@ -254,6 +270,8 @@ private:
     /// Queues `event` (RemoteNode::event_*) of `task` for the loop. Any thread.
     [[nodiscard]] void* enqueue_task_event(TaskState& task, std::uint8_t event) noexcept;
     bool slice_check_clock() noexcept;
+    /// `run_step` timed for the slow-step detector; reports a step over the threshold.
+    void run_timed_step(TaskState* task) noexcept;
     void check_can_add_service() const;
     void install_service(std::size_t index, std::unique_ptr<LoopService> service);
     friend struct LoopHandles;
@@ -283,6 +301,8 @@ private:
     std::vector<LoopService*> services_;     // by service_index<S>(); owned until close_handles
     std::vector<LoopService*> service_order_;  // creation order, for teardown
     ExceptionHandler handler_;
+    std::uint64_t slow_step_ns_ = 0;         // the slow-step threshold; 0: off
+    std::unique_ptr<LatencyStats> latency_;  // while the cancel-latency statistics are on
 };
 
 inline LoopCore* current_loop() noexcept { return static_cast<LoopCore*>(tls_current_host); }

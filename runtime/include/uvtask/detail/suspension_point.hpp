@@ -46,9 +46,11 @@ protected:
         return true;
     }
 
-    /// The task suspends here; `hook` runs if it is cancelled meanwhile.
-    void park(std::coroutine_handle<> resume_at, CancelHook hook) noexcept {
+    /// The task suspends here, waiting on what `info` names (`Loop::tasks()`, the slow-step
+    /// report; a constant of the awaiter's kind); `hook` runs if it is cancelled meanwhile.
+    void park(std::coroutine_handle<> resume_at, CancelHook hook, const WaitInfo& info) noexcept {
         on_cancel = hook;
+        waits_on = &info;
         status_ = Status::waiting;
         task_->suspend_in(resume_at, this);
     }

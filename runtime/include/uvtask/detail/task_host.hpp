@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "uvtask/exception_handler.hpp"
+#include "uvtask/detail/task_trace.hpp"
 
 namespace uvtask::detail {
 
@@ -55,6 +56,14 @@ public:
     virtual void task_ended(TaskState& task) noexcept = 0;
     /// Reports what no task can receive through the loop's exception handler. Loop thread.
     virtual void report(const ExceptionContext& context) noexcept = 0;
+    /// Cancel-latency statistics (when `trace_flags` has `latency_stats`): a request reached a
+    /// task `ns` after it was made; a task ended cancelled `ns` after its latest delivery.
+    /// Loop thread.
+    virtual void note_cancel_delivered(std::uint64_t ns) noexcept = 0;
+    virtual void note_cancelled_end(std::uint64_t ns) noexcept = 0;
+
+    /// The opt-in diagnostics the core layer acts on (the loop layer's setters write them).
+    TraceFlags trace_flags;
 
 protected:
     explicit TaskHost(std::uint64_t id) noexcept : id_(id) {}

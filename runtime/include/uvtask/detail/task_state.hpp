@@ -17,6 +17,7 @@
 #include "uvtask/detail/intrusive_list.hpp"
 #include "uvtask/detail/spin_lock.hpp"
 #include "uvtask/detail/task_host.hpp"
+#include "uvtask/detail/task_trace.hpp"
 
 namespace uvtask::detail {
 
@@ -40,6 +41,7 @@ struct Suspension {
     bool forwarding = false;           // on the walk of the current cancel (cycle detection)
     Suspension* walk_next = nullptr;   // the next join on that walk, to clear the marks after
     bool propagated = false;           // a cancel was passed on to `forwards_to`
+    const WaitInfo* waits_on = nullptr;  // what it waits on (set by `park()`)
 };
 
 /// What a scope (a deadline, a task group) recorded when it cancelled the task it runs in, to
@@ -210,6 +212,7 @@ public:
     void suspend_in(std::coroutine_handle<> resume_at, Suspension* where) noexcept {
         resume_point_ = resume_at;
         suspended_in_ = where;
+        trace.last_wait = where->waits_on;
     }
     void set_resume_point(std::coroutine_handle<> resume_at) noexcept { resume_point_ = resume_at; }
     void leave_suspension() noexcept { suspended_in_ = nullptr; }
@@ -257,7 +260,13 @@ public:
     /// `why` as the message.
     void destroy_pending(const char* why = "task destroyed while pending") noexcept;
 
+    /// The task's number on its loop (its default name is "Task-<number>").
+    [[nodiscard]] std::uint64_t number() const noexcept { return number_; }
+    /// The task had its first turn (its body started, or was skipped: cancelled before).
+    [[nodiscard]] bool started() const noexcept { return started_; }
+
     TaskState* next_ready = nullptr;  // ready-queue link
+    TaskTrace trace;                  // for people looking at the running program
     bool shutdown_requested = false;  // cancel_all(once) already asked this task
 
 protected:
@@ -283,6 +292,9 @@ private:
     bool record_request(std::string& message, CancelKind kind, bool keep_pending_reason,
                         ScopedRequest* scoped = nullptr, std::uint64_t origin = 0) noexcept;
     void finish() noexcept;
+    /// `report_swallowed_cancels`: the body returned a value after a cancel it neither re-raised
+    /// nor `uncancel()`ed reached it (docs/semantics.md §3.4): tell the exception handler.
+    void report_if_swallowed() const noexcept;
     void last_reference_gone() noexcept;
     /// Takes every joiner: wakes those on other loops through their loops' inboxes, and calls
     /// those on this loop if `local_ones` (not at teardown: they are being destroyed too).

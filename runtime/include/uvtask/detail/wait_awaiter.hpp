@@ -53,20 +53,21 @@ protected:
         status_ = Status::misuse;
         return false;
     }
-    /// `await_suspend`, after `begin()`: queues at the back of `list` and suspends; `hook` runs
-    /// if the task is cancelled meanwhile.
-    bool wait_in(WaitList& list, std::coroutine_handle<> resume_at,
+    /// `await_suspend`, after `begin()`: queues at the back of `list` and suspends, waiting on
+    /// what `info` names; `hook` runs if the task is cancelled meanwhile.
+    bool wait_in(WaitList& list, std::coroutine_handle<> resume_at, const WaitInfo& info,
                  CancelHook hook = &on_cancel_queued) noexcept {
         list.push_back(this);
-        park(resume_at, hook);
+        park(resume_at, hook, info);
         return true;
     }
     /// Still suspended, ended by one list: queues at the back of `list` now, with the default end
     /// hook; `hook` runs if the task is cancelled meanwhile (a Condition's waiter, notified,
     /// queues for the lock).
-    void wait_next_in(WaitList& list, CancelHook hook) noexcept {
+    void wait_next_in(WaitList& list, CancelHook hook, const WaitInfo& info) noexcept {
         set_end_hook(&on_ended);
         on_cancel = hook;
+        waits_on = &info;
         list.push_back(this);
     }
 
