@@ -44,7 +44,7 @@ public:
         noexcept(std::declval<Inner&>().await_suspend(caller))) {
         return inner_.await_suspend(caller);
     }
-    Outcome<result_type> await_resume() noexcept(DeliversOutcome<Inner>) {
+    Outcome<result_type> await_resume() noexcept(resumes_without_throw()) {
         if constexpr (DeliversOutcome<Inner>) {
             return inner_.await_resume_outcome();
         } else {
@@ -55,6 +55,15 @@ public:
     }
 
 private:
+    /// `capture_outcome` never throws; an awaiter's own outcome path may (a Task's, copying a
+    /// mixed chain's cancel message: `std::bad_alloc`).
+    static constexpr bool resumes_without_throw() noexcept {
+        if constexpr (DeliversOutcome<Inner>) {
+            return noexcept(std::declval<Inner&>().await_resume_outcome());
+        } else {
+            return true;
+        }
+    }
     static constexpr bool holds_without_throw() noexcept {
         if constexpr (HasMemberCoAwait<A>) {
             return noexcept(std::declval<A>().operator co_await());
@@ -87,8 +96,9 @@ private:
 /// Completes when: `x` has ended (as `co_await x` does).
 /// Suspension point: exactly when `co_await x` is one.
 /// On cancel: the `CancelledError` that `co_await x` would throw is returned in the Outcome.
-/// Throws: nothing (`std::bad_alloc` copying a cancel message of a mixed chain is returned in
-/// the Outcome too).
+/// Throws: nothing, except `std::bad_alloc` when a `Task` awaited inline let a thrown
+/// `CancelledError` escape and its message cannot be copied (the mixed path); every other
+/// error is returned in the Outcome.
 /// Thread safety: as `co_await x` (the thread of the loop the task runs on).
 template <class A>
     requires requires { typename detail::AwaiterOf<A&&>::type; }
