@@ -21,10 +21,10 @@ namespace detail {
 /// How the race ends: the winner's ending (or the last cancelled task's), as an Outcome.
 template <class T>
 Outcome<T> race_result(const std::vector<TaskHandle<T>>& handles, std::size_t winner) noexcept {
-    if (winner == JoinScope::none) {
-        return Outcome<T>::failed(std::make_exception_ptr(InvalidStateError("race(): no task")));
-    }
     try {
+        if (winner == JoinScope::none) {
+            return Outcome<T>::failed(std::make_exception_ptr(InvalidStateError("race(): no task")));
+        }
         return detail::state_of(handles[winner])->join_outcome();
     } catch (...) {
         return Outcome<T>::failed(std::current_exception());  // out of memory

@@ -9,8 +9,6 @@
 
 namespace uvtask {
 
-namespace {}  // namespace
-
 void TaskGroup::enter(const char* operation) {
     parent_ = detail::current_task();
     if (parent_ == nullptr) {
