@@ -23,7 +23,8 @@ template <class T>
 Outcome<T> race_result(const std::vector<TaskHandle<T>>& handles, std::size_t winner) noexcept {
     try {
         if (winner == JoinScope::none) {
-            return Outcome<T>::failed(std::make_exception_ptr(InvalidStateError("race(): no task")));
+            return Outcome<T>::failed(
+                std::make_exception_ptr(InvalidStateError("race(): no task")));
         }
         return detail::state_of(handles[winner])->join_outcome();
     } catch (...) {
