@@ -338,22 +338,20 @@ def main():
     # The zero-exception idiom's row (docs/zero-exception.md): its own ratios to the peers.
     uv_nothrow = next((r for r in runs if r["runtime"] == "uvtask-nothrow" and not r.get("skipped")), None)
     peers = [r for r in runs if not r["runtime"].startswith("uvtask")]
-    rrows = []
-    if uv is not None:
+    def ratio_rows(ours, with_skipped):
+        """One row per peer: `ours`'s ratio to it in every column (a skipped peer: its message)."""
+        out_rows = []
         for r in peers:
             if r.get("skipped"):
-                rrows.append([r["runtime"], f"skipped: {r['skipped']}"])
+                if with_skipped:
+                    out_rows.append([r["runtime"], f"skipped: {r['skipped']}"])
                 continue
-            rrows.append([r["runtime"]] + [fmt_ratio(ratio(value(uv, c[2], c[3]), value(r, c[2], c[3]), c[4]))
-                                           for c in COLUMNS])
-    nrows = []
-    if uv_nothrow is not None:
-        for r in peers:
-            if r.get("skipped"):
-                continue
-            nrows.append([r["runtime"]] + [fmt_ratio(ratio(value(uv_nothrow, c[2], c[3]),
-                                                           value(r, c[2], c[3]), c[4]))
-                                           for c in COLUMNS])
+            out_rows.append([r["runtime"]] + [fmt_ratio(ratio(value(ours, c[2], c[3]), value(r, c[2], c[3]), c[4]))
+                                              for c in COLUMNS])
+        return out_rows
+
+    rrows = ratio_rows(uv, True) if uv is not None else []
+    nrows = ratio_rows(uv_nothrow, False) if uv_nothrow is not None else []
 
     notes = []
     floors = [("floor_throw_catch", "one C++ throw+catch of CancelledError, hot"),
@@ -390,17 +388,17 @@ def main():
     for lo, hi in PANELS:
         out.append(text_table(panel(head1, lo, hi), panel(head2, lo, hi), [panel(r, lo, hi) for r in rows]))
         out.append("")
-    if rrows:
-        out.append("uvtask's advantage (peer/uvtask for latencies and costs, uvtask/peer for rates; > 1 = uvtask better):")
-        rhead2 = ["vs peer"] + head2[1:]
+    rhead2 = ["vs peer"] + head2[1:]
+    for title, table_rows in [
+            ("uvtask's advantage (peer/uvtask for latencies and costs, uvtask/peer for rates; > 1 = uvtask better):",
+             rrows),
+            ("uvtask-nothrow's advantage (the zero-exception idiom; same convention, > 1 = uvtask-nothrow better):",
+             nrows)]:
+        if not table_rows:
+            continue
+        out.append(title)
         for lo, hi in PANELS:
-            out.append(text_table(panel(head1, lo, hi), panel(rhead2, lo, hi), [panel(r, lo, hi) for r in rrows]))
-            out.append("")
-    if nrows:
-        out.append("uvtask-nothrow's advantage (the zero-exception idiom; same convention, > 1 = uvtask-nothrow better):")
-        rhead2 = ["vs peer"] + head2[1:]
-        for lo, hi in PANELS:
-            out.append(text_table(panel(head1, lo, hi), panel(rhead2, lo, hi), [panel(r, lo, hi) for r in nrows]))
+            out.append(text_table(panel(head1, lo, hi), panel(rhead2, lo, hi), [panel(r, lo, hi) for r in table_rows]))
             out.append("")
     if out[-1] == "":
         out.pop()
@@ -436,16 +434,15 @@ def main():
         results["metrics"][r["runtime"]] = {
             name: {k: v for k, v in m.items() if k != "samples"} if isinstance(m, dict) else m
             for name, m in r.get("metrics", {}).items()}
+    def ratio_map(ours):
+        return {r["runtime"]: {f"{c[2]}.{c[3]}": ratio(value(ours, c[2], c[3]), value(r, c[2], c[3]), c[4])
+                               for c in COLUMNS}
+                for r in peers if not r.get("skipped")}
+
     if uv is not None:
-        results["ratios_vs_uvtask"] = {
-            r["runtime"]: {f"{c[2]}.{c[3]}": ratio(value(uv, c[2], c[3]), value(r, c[2], c[3]), c[4])
-                           for c in COLUMNS}
-            for r in peers if not r.get("skipped")}
+        results["ratios_vs_uvtask"] = ratio_map(uv)
     if uv_nothrow is not None:
-        results["ratios_vs_uvtask_nothrow"] = {
-            r["runtime"]: {f"{c[2]}.{c[3]}": ratio(value(uv_nothrow, c[2], c[3]), value(r, c[2], c[3]), c[4])
-                           for c in COLUMNS}
-            for r in peers if not r.get("skipped")}
+        results["ratios_vs_uvtask_nothrow"] = ratio_map(uv_nothrow)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
         f.write("\n")

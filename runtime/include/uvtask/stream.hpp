@@ -34,22 +34,6 @@ namespace detail {
 struct StreamWriteOp;
 struct StreamShutdownOp;
 
-/// Holds one reference to a stream core (a core is shared by its Stream, the awaiters using it
-/// and libuv until the close callback).
-class StreamCoreRef {
-public:
-    StreamCoreRef() noexcept = default;
-    explicit StreamCoreRef(StreamCore* core) noexcept;  // adds a reference
-    StreamCoreRef(const StreamCoreRef&) = delete;
-    StreamCoreRef& operator=(const StreamCoreRef&) = delete;
-    ~StreamCoreRef();
-    [[nodiscard]] StreamCore* get() const noexcept { return core_; }
-    StreamCore* operator->() const noexcept { return core_; }
-
-private:
-    StreamCore* core_ = nullptr;
-};
-
 /// `read_some` / `read_exact`.
 class StreamReadAwaiter : public IoAwaiter {
 public:

@@ -25,6 +25,22 @@ struct StreamAccess {
     [[nodiscard]] static StreamCore* core(const Stream& stream) noexcept;
 };
 
+/// Holds one reference to a stream core (a core is shared by its Stream, the awaiters using it
+/// and libuv until the close callback).
+class StreamCoreRef {
+public:
+    StreamCoreRef() noexcept = default;
+    explicit StreamCoreRef(StreamCore* core) noexcept;  // adds a reference
+    StreamCoreRef(const StreamCoreRef&) = delete;
+    StreamCoreRef& operator=(const StreamCoreRef&) = delete;
+    ~StreamCoreRef();
+    [[nodiscard]] StreamCore* get() const noexcept { return core_; }
+    StreamCore* operator->() const noexcept { return core_; }
+
+private:
+    StreamCore* core_ = nullptr;
+};
+
 /// A `SuspensionPoint` whose operation ends with a libuv status. The libuv callback (in the
 /// runtime's .cpp files) calls `complete(status)`; a cancel hook that has asked libuv to stop
 /// and is waiting for the callback sets `cancel_seen_`, and the callback then calls
