@@ -53,6 +53,7 @@ PUBLIC = {
     "detail/spawned_task.hpp": "loop",
     "detail/suspension_point.hpp": "loop",
     # time: timers, sleep, deadlines
+    "clock.hpp": "time",
     "sleep.hpp": "time",
     "timeout.hpp": "time",
     "wait_for.hpp": "time",

@@ -112,6 +112,28 @@ public:
     /// `InvalidDurationError` if negative.
     void set_time_slice(std::chrono::nanoseconds slice);
 
+    /// Virtual time, for tests (docs/testing.md): while on, the loop's timer clock (`LoopClock`,
+    /// what `sleep`, `Deadline`, `with_timeout`, `move_on_after` and `wait_for` measure) stands
+    /// still while anything can run, and jumps straight to the earliest deadline whenever
+    /// nothing is ready — so a test of a 5-second sleep cancelled at 1 second takes
+    /// microseconds, and timers fire in the same order every run (deadline order; FIFO within
+    /// a millisecond: the clock moves in whole milliseconds, a deadline's rounded up). While
+    /// libuv has other work under way — a read, a thread-pool job (`to_thread`, files, DNS), a
+    /// child process, a wake-up from another thread, any referenced active handle — the jump
+    /// waits until the loop has sat idle for `io_idle_threshold` of real time (Trio's autojump
+    /// clock); 0 jumps at once even then. Everything else keeps real time: `checkpoint()`'s
+    /// time slice, the slow-step detector, task ages, `run()`'s shutdown grace, a process's
+    /// terminate grace, the libuv timers of the application.
+    ///
+    /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
+    /// Throws: `InvalidStateError` while a sleep or a deadline is armed on the loop (switch the
+    /// clock before the first one), when switching off would move the clock backwards (the
+    /// virtual clock has run ahead of real time: a loop's clock never goes back), or if the loop
+    /// is closed; `InvalidDurationError` if `io_idle_threshold` is negative; `std::bad_alloc`.
+    /// Thread safety: loop thread only.
+    void set_virtual_time(bool enabled,
+                          std::chrono::nanoseconds io_idle_threshold = std::chrono::milliseconds(10));
+
     // ---- seeing cancellation (README, "Debugging cancellation"). Each switch is off by default
     // and costs nothing measurable while off (bench/: S1, S2, S4).
 

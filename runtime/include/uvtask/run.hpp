@@ -44,11 +44,16 @@ struct RunOptions {
     bool report_swallowed_cancels = false;
     /// `Loop::set_cancel_latency_stats` (read them from main: `Loop::current()`).
     bool cancel_latency_stats = false;
+    /// `Loop::set_virtual_time`: the loop's timers run on a virtual clock (tests).
+    bool virtual_time = false;
+    /// With `virtual_time`: how long the loop sits idle in real time, while other libuv work is
+    /// under way, before the clock jumps.
+    std::chrono::nanoseconds virtual_time_io_idle{std::chrono::milliseconds(10)};
 };
 
 namespace detail {
-/// Throws `InvalidDurationError` if `shutdown_grace`, `time_slice` or `slow_step_threshold` is
-/// negative.
+/// Throws `InvalidDurationError` if `shutdown_grace`, `time_slice`, `slow_step_threshold` or
+/// `virtual_time_io_idle` is negative.
 void check_run_options(const RunOptions& options);
 /// Runs the loop until `main` is done, then shuts down: cancels every task left (kind
 /// `shutdown`), waits for them up to the grace period, destroys the rest, closes every handle
@@ -72,7 +77,8 @@ void end_if_interrupted(Loop& loop, TaskState& main, const RunOptions& options);
 /// Throws: what main threw; `CancelledError` if main ended cancelled (other than by SIGINT);
 /// `KeyboardInterrupt` (opted out of `exit_on_sigint`); `InvalidStateError` if this thread
 /// already has a Loop (run() cannot nest) or if main can never finish; `InvalidDurationError`
-/// for a negative `shutdown_grace`, `time_slice` or `slow_step_threshold` (before `main` starts).
+/// for a negative `shutdown_grace`, `time_slice`, `slow_step_threshold` or `virtual_time_io_idle`
+/// (before `main` starts).
 /// Thread safety: any thread without a Loop.
 ///
 /// A main task that can never finish. When the loop runs out of work — no libuv handle or

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "uvtask/clock.hpp"
 #include "uvtask/errors.hpp"
 #include "uvtask/sleep.hpp"
 #include "uvtask/task.hpp"
@@ -81,8 +82,9 @@ using MoveOnResult = std::conditional_t<std::is_void_v<T>, bool, std::optional<T
 /// `auto d = Deadline::after(…);`); its timer runs only while its work runs.
 class Deadline : private detail::TimerNode {
 public:
-    /// The clock of `at`, `when` and `reschedule`.
-    using Clock = std::chrono::steady_clock;
+    /// The clock of `at`, `when` and `reschedule`: the loop's timer clock (`LoopClock`:
+    /// `steady_clock`'s time, or the loop's virtual time).
+    using Clock = LoopClock;
 
     /// A deadline `delay` from now (from this call, not from the start of the work); a delay
     /// of about 292 years or more means never.
@@ -99,6 +101,17 @@ public:
     /// At once; not a suspension point; throws nothing; any thread (then one loop's thread).
     [[nodiscard]] static Deadline at(Clock::time_point when) noexcept {
         return Deadline(to_ns(when));
+    }
+    /// A deadline at `when` of another clock (`std::chrono::steady_clock`, `system_clock`):
+    /// `after(when - C::now())`, read once, now — on a loop with virtual time, that long on the
+    /// virtual clock (a past time expires as soon as the work starts; `time_point::max()`:
+    /// never).
+    /// At once; not a suspension point; throws what `C::now()` throws; any thread (then one
+    /// loop's thread).
+    template <class C, class D>
+        requires(!std::is_same_v<C, Clock>)
+    [[nodiscard]] static Deadline at(std::chrono::time_point<C, D> when) {
+        return Deadline(foreign_to_ns(when));
     }
     /// No deadline (until `reschedule` sets one).
     /// At once; not a suspension point; throws nothing; any thread (then one loop's thread).
@@ -127,6 +140,12 @@ public:
     /// `std::bad_alloc` if the timer cannot be armed.
     /// Thread safety: the loop's thread (from the work itself or another task of that loop).
     void reschedule(Clock::time_point when);
+    /// `reschedule` to `when` of another clock, read as in `at`.
+    template <class C, class D>
+        requires(!std::is_same_v<C, Clock>)
+    void reschedule(std::chrono::time_point<C, D> when) {
+        reschedule_ns(foreign_to_ns(when));
+    }
     /// `reschedule(now + delay)`; as `reschedule`, and also throws `InvalidDurationError` for a
     /// negative or NaN `delay`.
     template <class Rep, class Period>
@@ -184,6 +203,17 @@ private:
     explicit Deadline(std::uint64_t when_ns) noexcept : when_ns_(when_ns) {}
     [[nodiscard]] static std::uint64_t after_ns(std::uint64_t delay_ns) noexcept;
     [[nodiscard]] static std::uint64_t to_ns(Clock::time_point when) noexcept;
+    template <class C, class D>
+    [[nodiscard]] static std::uint64_t foreign_to_ns(std::chrono::time_point<C, D> when) {
+        if (when == std::chrono::time_point<C, D>::max()) {
+            return UINT64_MAX;
+        }
+        const auto now = C::now();
+        if (when <= now) {
+            return 0;  // already past
+        }
+        return after_ns(detail::checked_delay_ns(when - now, "Deadline::at()"));
+    }
     void reschedule_ns(std::uint64_t when_ns);
     void arm();
     void expire() noexcept;

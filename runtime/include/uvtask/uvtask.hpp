@@ -4,6 +4,7 @@
 #include "uvtask/detail/require_cxx20.hpp"
 
 #include "uvtask/address.hpp"
+#include "uvtask/clock.hpp"
 #include "uvtask/condition.hpp"
 #include "uvtask/debug.hpp"
 #include "uvtask/dns.hpp"

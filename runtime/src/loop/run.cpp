@@ -53,6 +53,9 @@ void check_run_options(const RunOptions& options) {
     if (options.slow_step_threshold.count() < 0) {
         throw InvalidDurationError("run(): RunOptions::slow_step_threshold is negative");
     }
+    if (options.virtual_time_io_idle.count() < 0) {
+        throw InvalidDurationError("run(): RunOptions::virtual_time_io_idle is negative");
+    }
 }
 
 void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
@@ -66,6 +69,9 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
     loop.set_report_swallowed_cancels(options.report_swallowed_cancels);
     if (options.cancel_latency_stats) {
         loop.set_cancel_latency_stats(true);
+    }
+    if (options.virtual_time) {
+        loop.set_virtual_time(true, options.virtual_time_io_idle);
     }
     if (options.dump_tasks_on_sigusr1) {
         loop.set_dump_tasks_on_sigusr1(true);

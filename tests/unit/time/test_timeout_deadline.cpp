@@ -26,7 +26,7 @@ using uvtask::testing::settled;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = Deadline::Clock;
 
 Task<int> value_after(std::chrono::milliseconds delay, int value) {
     co_await sleep(delay);
