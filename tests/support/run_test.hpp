@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,13 +15,21 @@
 
 namespace uvtask::testing {
 
+/// UVTASK_TEST_VIRTUAL_TIME=1 in the environment.
+inline bool virtual_time_by_default() {
+    const char* value = std::getenv("UVTASK_TEST_VIRTUAL_TIME");
+    return value != nullptr && std::string(value) == "1";
+}
+
 struct RunTestOptions {
     /// The test task is cancelled (message "watchdog") and the test fails after this long.
     std::chrono::milliseconds watchdog{10'000};
     /// Reports through the loop's exception handler are expected (returned, not failed on).
     bool expect_reports = false;
     /// The loop runs on virtual time (`Loop::set_virtual_time`); the watchdog stays real time.
-    bool virtual_time = false;
+    /// On by default when the environment has UVTASK_TEST_VIRTUAL_TIME=1 (tests/run runs the
+    /// timer-driven suites once more so).
+    bool virtual_time = virtual_time_by_default();
     /// With `virtual_time`: its I/O idle threshold.
     std::chrono::nanoseconds virtual_time_io_idle{std::chrono::milliseconds(10)};
 };
