@@ -67,9 +67,15 @@ bool TaskState::record_request(std::string& message, CancelKind kind, bool keep_
         }
         ++request_sequence_;
         ++undelivered_;
-        if (trace.requested_ns == 0 && host_->trace_flags.on(TraceFlags::latency_stats))
-            [[unlikely]] {
-            trace.requested_ns = monotonic_ns();
+        if (host_->trace_flags.on(TraceFlags::latency_stats)) [[unlikely]] {
+            try {
+                CancelTimes& times = extras().cancel_times;
+                if (times.requested_ns == 0) {
+                    times.requested_ns = monotonic_ns();
+                }
+            } catch (...) {
+                // Out of memory for the extras: this request goes untimed.
+            }
         }
         if (scoped != nullptr) {
             scoped->sequence = request_sequence_;
@@ -140,7 +146,7 @@ Withdrawal TaskState::withdraw_scoped(const ScopedRequest& request) noexcept {
     if (count == 0 || undelivered_ == 0) {
         cancel_requested_.store(false, std::memory_order_release);
         undelivered_ = 0;
-        trace.requested_ns = 0;  // withdrawn, never delivered: not a latency
+        forget_request_time();  // withdrawn, never delivered: not a latency
     }
     return out;
 }
@@ -177,18 +183,21 @@ CancelledError TaskState::take_cancel() noexcept {
         Guard guard(lock_);
         cancel_requested_.store(false, std::memory_order_release);
         undelivered_ = 0;
-        requested_ns = std::exchange(trace.requested_ns, 0);
+        if (extras_) {
+            requested_ns = std::exchange(extras_->cancel_times.requested_ns, 0);
+        }
         // Relaxed: a statistic read by the same thread's scopes (task groups) only.
         deliveries_.fetch_add(1, std::memory_order_relaxed);
         // Moved out, not copied: the request is consumed, and a delivery never allocates.
         return CancelledError(extras_ ? std::move(extras_->message) : std::string(), kind_);
     }();
-    if (host_->trace_flags.on(TraceFlags::latency_stats)) [[unlikely]] {
+    if (requested_ns != 0 && host_->trace_flags.on(TraceFlags::latency_stats)) [[unlikely]] {
         const std::uint64_t now = monotonic_ns();
-        trace.delivered_ns = now;
-        if (requested_ns != 0) {
-            host_->note_cancel_delivered(now - requested_ns);
+        {
+            Guard guard(lock_);
+            extras_->cancel_times.delivered_ns = now;  // extras_ exists: it held requested_ns
         }
+        host_->note_cancel_delivered(now - requested_ns);
     }
     return error;
 }
@@ -202,7 +211,7 @@ int TaskState::uncancel() noexcept {
         if (count == 0) {
             cancel_requested_.store(false, std::memory_order_release);
             undelivered_ = 0;
-            trace.requested_ns = 0;
+            forget_request_time();
         }
     }
     return count;
@@ -347,9 +356,16 @@ void TaskState::throw_cancelled_ending() const {
 }
 
 void TaskState::finish() noexcept {
-    if (trace.delivered_ns != 0 && ending_ == Ending::cancelled &&
-        host_->trace_flags.on(TraceFlags::latency_stats)) [[unlikely]] {
-        host_->note_cancelled_end(monotonic_ns() - trace.delivered_ns);
+    if (ending_ == Ending::cancelled && host_->trace_flags.on(TraceFlags::latency_stats))
+        [[unlikely]] {
+        std::uint64_t delivered_ns = 0;
+        {
+            Guard guard(lock_);
+            delivered_ns = extras_ ? extras_->cancel_times.delivered_ns : 0;
+        }
+        if (delivered_ns != 0) {
+            host_->note_cancelled_end(monotonic_ns() - delivered_ns);
+        }
     }
     {
         Guard guard(lock_);

@@ -344,8 +344,15 @@ private:
         std::string ending_message;  // a cancelled ending without exception_ (end_cancelled)
         std::unique_ptr<std::stop_source> stop_source;
         std::vector<std::function<void()>> done_callbacks;
+        CancelTimes cancel_times;  // the cancel-latency statistics only
     };
     Extras& extras();  // under lock_ when another thread may race
+    /// Under lock_: the pending request is withdrawn, its time forgotten (latency statistics).
+    void forget_request_time() noexcept {
+        if (extras_) {
+            extras_->cancel_times.requested_ns = 0;
+        }
+    }
     std::unique_ptr<Extras> extras_;
 };
 

@@ -27,14 +27,20 @@ struct WaitInfo {
     bool queued = false;
 };
 
-/// The per-task record (a member of `TaskState`). Loop thread, except the two cancel-latency
-/// timestamps (under the task's lock: `cancel()` may come from another thread).
+/// The per-task record (a member of `TaskState`, 24 bytes: every task pays for it). Loop thread.
+/// The cancel-latency timestamps live in the task's lazily allocated extras instead (only a
+/// task cancelled while the statistics are on has them).
 struct TaskTrace {
     std::uint64_t parent = 0;             // number of the task that spawned it on its loop; 0: none
     std::uint64_t born_ms = 0;            // the loop's clock (uv_now) when the loop took it in
     const WaitInfo* last_wait = nullptr;  // what it suspended on last (kept after the wake-up)
-    std::uint64_t requested_ns = 0;       // oldest undelivered request (latency stats on only)
-    std::uint64_t delivered_ns = 0;       // the latest delivery (latency stats on only)
+};
+
+/// The cancel-latency timestamps of one task (`Loop::set_cancel_latency_stats`), under the
+/// task's lock: `cancel()` may come from another thread.
+struct CancelTimes {
+    std::uint64_t requested_ns = 0;  // oldest undelivered request
+    std::uint64_t delivered_ns = 0;  // the latest delivery
 };
 
 /// The opt-in diagnostics of a loop that the core layer acts on (`TaskHost::trace_flags`): bits
