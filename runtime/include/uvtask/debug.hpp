@@ -31,6 +31,9 @@ struct TaskInfo {
     bool cancel_pending = false;       ///< a request waits for the next suspension point
     std::uint64_t parent_id = 0;       ///< the task that spawned it on this loop; 0: none
     std::string parent_name;           ///< its name if it is still alive, else empty
+    /// The structured scope it is a child of, e.g. "task group of #1 'main'", "gather of #4
+    /// 'fetch'"; empty for a task no scope watches.
+    std::string scope;
 };
 
 /// "ready", "running" or "suspended". At once; throws nothing; any thread.

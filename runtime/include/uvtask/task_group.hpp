@@ -127,7 +127,7 @@ private:
     friend Task<typename detail::GroupBodyResult<F, Args...>::value_type> detail::run_task_group(
         F body, Args... args);
 
-    TaskGroup() noexcept : children_(&on_child_done, this) {}
+    TaskGroup() noexcept : children_(&on_child_done, this, "task group") {}
     void enter(const char* operation);
     void check_can_spawn() const;
     void adopt(detail::TaskState& child);

@@ -109,6 +109,17 @@ bool TaskState::add_waiter(JoinWaiter* waiter) noexcept {
     return true;
 }
 
+const JoinWaiter* TaskState::scope_watch() const noexcept {
+    Guard guard(lock_);  // a join from another loop may link itself meanwhile
+    const JoinWaiter* found = nullptr;
+    waiters_.for_each([&found](const JoinWaiter* waiter) {
+        if (found == nullptr && waiter->scope_kind != nullptr) {
+            found = waiter;
+        }
+    });
+    return found;
+}
+
 void TaskState::remove_waiter(JoinWaiter* waiter) noexcept {
     Guard guard(lock_);
     if (waiter->linked()) {

@@ -114,6 +114,13 @@ std::vector<TaskInfo> LoopCore::task_infos() {
                 info.waiting_on = "(not started)";
             }
         }
+        if (const JoinWaiter* watch = task->scope_watch(); watch != nullptr) {
+            info.scope = watch->scope_kind;
+            if (watch->scope_owner != nullptr) {
+                info.scope += " of #" + std::to_string(watch->scope_owner->number()) + " '" +
+                              watch->scope_owner->name() + "'";
+            }
+        }
         by_number.emplace(info.id, out.size());
         out.push_back(std::move(info));
     });
@@ -250,6 +257,9 @@ void Loop::dump_tasks(std::ostream& out) const {
             if (!info.parent_name.empty()) {
                 out << " '" << info.parent_name << "'";
             }
+        }
+        if (!info.scope.empty()) {
+            out << ", in " << info.scope;
         }
         out << '\n';
     }

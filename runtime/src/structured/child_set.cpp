@@ -69,6 +69,8 @@ void ChildSet::add(TaskState& child, std::size_t index) {
     record.child = &child;
     record.index = index;
     record.on_done = &on_child_done;
+    record.scope_kind = kind_;
+    record.scope_owner = owner_task_;
     child.add_ref();
     // Not done: the caller checked, on this loop's thread, where the child ends.
     (void)child.add_waiter(&record);

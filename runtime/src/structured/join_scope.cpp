@@ -7,7 +7,11 @@
 namespace uvtask::detail {
 
 JoinScope::JoinScope(Mode mode, const char* operation)
-    : children_(&on_child_done, this), parent_(current_task()), operation_(operation), mode_(mode) {
+    : children_(&on_child_done, this, mode == Mode::gather ? "gather" : "race"),
+      parent_(current_task()),
+      operation_(operation),
+      mode_(mode) {
+    children_.set_owner_task(parent_);
     if (parent_ == nullptr) {
         throw_outside_task(operation);
     }

@@ -11,6 +11,7 @@ namespace uvtask {
 
 void TaskGroup::enter(const char* operation) {
     parent_ = detail::current_task();
+    children_.set_owner_task(parent_);
     if (parent_ == nullptr) {
         detail::throw_outside_task(operation);
     }

@@ -232,6 +232,48 @@ TEST_SUITE("debug") {
         }());
     }
 
+    TEST_CASE("a child of a task group, gather or race names its scope and the task it runs in") {
+        run_test([]() -> Task<void> {
+            co_await task_group([](TaskGroup& group) -> Task<void> {
+                TaskHandle<void> grouped = group.spawn(sleep_long(), "grouped");
+                TaskHandle<void> outside = spawn(sleep_long(), "outside");
+                auto gathered = spawn(
+                    []() -> Task<void> {
+                        co_await gather(spawn(sleep_long(), "gathered"));
+                    }(),
+                    "gatherer");
+                auto racer = spawn(
+                    []() -> Task<void> {
+                        co_await race(spawn(sleep_long(), "raced"), spawn(sleep_long()));
+                    }(),
+                    "racer");
+                co_await settle_turns(3);
+                const std::vector<TaskInfo> infos = Loop::current()->tasks();
+                const std::string main_id = std::to_string(infos[0].id);
+                REQUIRE(find(infos, "grouped") != nullptr);
+                CHECK(find(infos, "grouped")->scope == "task group of #" + main_id + " 'test'");
+                REQUIRE(find(infos, "outside") != nullptr);
+                CHECK(find(infos, "outside")->scope.empty());  // spawned inside, not a child
+                REQUIRE(find(infos, "gathered") != nullptr);
+                CHECK(has(find(infos, "gathered")->scope, "gather of #"));
+                CHECK(has(find(infos, "gathered")->scope, " 'gatherer'"));
+                REQUIRE(find(infos, "raced") != nullptr);
+                CHECK(has(find(infos, "raced")->scope, " 'racer'"));
+                CHECK(has(find(infos, "raced")->scope, "race of #"));
+                std::ostringstream out;
+                Loop::current()->dump_tasks(out);
+                CHECK(has(out.str(), ", in task group of #" + main_id + " 'test'\n"));
+                outside.cancel();
+                gathered.cancel();
+                racer.cancel();
+                [[maybe_unused]] auto e1 = co_await nothrow(outside);
+                [[maybe_unused]] auto e2 = co_await nothrow(gathered);
+                [[maybe_unused]] auto e3 = co_await nothrow(racer);
+                grouped.cancel();  // a child cancelled by itself: not a failure of the group
+            });
+        }());
+    }
+
     TEST_CASE("a yielding task is listed as ready, waiting on yield_now()") {
         run_test([]() -> Task<void> {
             TaskHandle<void> yielder = spawn(settle_turns(2), "yielder");

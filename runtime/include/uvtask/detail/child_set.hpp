@@ -46,7 +46,11 @@ public:
     using DoneHook = void (*)(void* owner, TaskState& child, std::size_t index,
                               bool cancelled_by_scope) noexcept;
 
-    ChildSet(DoneHook hook, void* owner) noexcept : hook_(hook), owner_(owner) {}
+    /// `kind` ("task group", "gather", "race") names the scope in `Loop::tasks()`.
+    ChildSet(DoneHook hook, void* owner, const char* kind) noexcept
+        : hook_(hook), owner_(owner), kind_(kind) {}
+    /// The task the scope runs in (shown as the children's scope owner), once known.
+    void set_owner_task(const TaskState* task) noexcept { owner_task_ = task; }
     ChildSet(const ChildSet&) = delete;
     ChildSet& operator=(const ChildSet&) = delete;
     /// Stops watching children still live (loop teardown destroying a suspended scope).
@@ -83,6 +87,8 @@ private:
     std::list<Record> records_;
     DoneHook hook_;
     void* owner_;
+    const char* kind_;                       // for Loop::tasks()
+    const TaskState* owner_task_ = nullptr;  // for Loop::tasks()
     AllDoneAwaiter* waiter_ = nullptr;
     TaskState* forwarded_from_ = nullptr;  // forward_cancel()'s parent
     std::string cancel_message_;            // cancel_children()'s message and kind

@@ -97,6 +97,13 @@ public:
             h = following;
         }
     }
+    /// Calls `f(node)` (a pointer to const) for every node, front to back.
+    template <class F>
+    void for_each(F&& f) const {
+        for (const Hook* h = head_; h != nullptr; h = h->next_) {
+            f(static_cast<const T*>(h));
+        }
+    }
 
 private:
     static Hook* hook(T* node) noexcept { return static_cast<Hook*>(node); }

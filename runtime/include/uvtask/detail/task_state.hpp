@@ -65,6 +65,10 @@ struct JoinWaiter : ListHook<JoinWaiter> {
     /// A joiner on another loop: the joining task, woken through its own loop's inbox
     /// (`on_done` is not called then).
     TaskState* remote_task = nullptr;
+    /// A structured scope's watch on its child (`Loop::tasks()` shows it): the scope's kind
+    /// ("task group", "gather", "race") and the task it runs in; null for a plain join.
+    const char* scope_kind = nullptr;
+    const TaskState* scope_owner = nullptr;
 };
 
 /// A registration of `this_task::on_cancel`: `on_cancel` runs once, on the loop's thread, when
@@ -238,6 +242,9 @@ public:
     [[nodiscard]] bool add_waiter(JoinWaiter* waiter) noexcept;
     /// Unlinks `waiter` if it is still linked (its end may have unlinked it already).
     void remove_waiter(JoinWaiter* waiter) noexcept;
+    /// The structured scope watching this task (a joiner with `scope_kind` set), or null.
+    /// Loop thread (the scope is on it).
+    [[nodiscard]] const JoinWaiter* scope_watch() const noexcept;
     void add_done_callback(std::function<void()> callback);
 
     // ---- lifecycle (runtime)
