@@ -29,7 +29,10 @@ struct TaskInfo {
     std::chrono::milliseconds age{0};  ///< since its loop took it in (the loop's ms clock)
     int cancelling = 0;                ///< `cancelling()`: requests not yet withdrawn
     bool cancel_pending = false;       ///< a request waits for the next suspension point
-    std::uint64_t parent_id = 0;       ///< the task that spawned it on this loop; 0: none
+    /// The task that spawned it on this loop; 0: none known — spawned outside a task, or from
+    /// another thread or loop (`spawn_on`, `LoopGroup::spawn`: a task number means nothing on
+    /// another loop, and recording the loop too would cost every task 8 bytes).
+    std::uint64_t parent_id = 0;
     std::string parent_name;           ///< its name if it is still alive, else empty
     /// The structured scope it is a child of, e.g. "task group of #1 'main'", "gather of #4
     /// 'fetch'"; empty for a task no scope watches.

@@ -77,7 +77,7 @@ private:
     static constexpr WaitTexts texts{"Queue::pop()",
                                      "Queue::pop(): the Queue was destroyed while a task waited",
                                      "Queue::pop(): the queue is closed and empty"};
-    static constexpr WaitInfo wait_info{"Queue::pop()"};
+    static constexpr WaitInfo wait_info{"Queue::pop()", &WaitAwaiter::describe_place};
 
     Queue<T>* queue_;
     std::optional<T> slot_;  // the item a push handed over
@@ -115,7 +115,7 @@ private:
     static constexpr WaitTexts texts{"Queue::push()",
                                      "Queue::push(): the Queue was destroyed while a task waited",
                                      "Queue::push(): the queue is closed"};
-    static constexpr WaitInfo wait_info{"Queue::push()"};
+    static constexpr WaitInfo wait_info{"Queue::push()", &WaitAwaiter::describe_place};
 
     Queue<T>* queue_;
     T item_;

@@ -13,8 +13,8 @@ constexpr WaitTexts condition_texts{
     "Condition::wait()", "Condition::wait(): the Lock was destroyed while waiting", nullptr,
     "Condition::wait(): the lock is not held by the caller"};
 
-constexpr WaitInfo condition_wait{"Condition::wait()"};
-constexpr WaitInfo condition_relock{"Condition::wait() (taking the lock back)"};
+constexpr WaitInfo condition_wait{"Condition::wait()", &WaitAwaiter::describe_place};
+constexpr WaitInfo condition_relock{"Condition::wait() (taking the lock back)", &WaitAwaiter::describe_place};
 
 }  // namespace
 

@@ -12,7 +12,7 @@ namespace {
 constexpr WaitTexts lock_texts{"Lock::lock()",
                                "Lock::lock(): the Lock was destroyed while a task waited on it"};
 
-constexpr WaitInfo lock_wait{"Lock::lock()"};
+constexpr WaitInfo lock_wait{"Lock::lock()", &WaitAwaiter::describe_place};
 
 }  // namespace
 

@@ -16,7 +16,7 @@ constexpr WaitTexts semaphore_texts{
     "Semaphore::acquire()",
     "Semaphore::acquire(): the Semaphore was destroyed while a task waited on it"};
 
-constexpr WaitInfo semaphore_wait{"Semaphore::acquire()"};
+constexpr WaitInfo semaphore_wait{"Semaphore::acquire()", &WaitAwaiter::describe_place};
 
 }  // namespace
 

@@ -1,6 +1,8 @@
-// WaitAwaiter: the cold end of a wait — what ended it, as an exception.
+// WaitAwaiter: the cold end of a wait — what ended it, as an exception — and its place in the
+// line for Loop::tasks().
 #include "uvtask/detail/wait_awaiter.hpp"
 
+#include <cstdio>
 #include <string>
 
 #include "uvtask/errors.hpp"
@@ -18,6 +20,17 @@ void WaitAwaiter::throw_end_of_wait(const WaitTexts& texts) const {
     finish(texts.operation);  // cancelled, or awaited outside a task: throws
     // Not reached: `await_resume` runs only once the wait has ended.
     throw InvalidStateError(std::string(texts.operation) + ": resumed before the wait ended");
+}
+
+void WaitAwaiter::describe_place(const Suspension& self, std::string& out) {
+    const auto& waiter = static_cast<const WaitAwaiter&>(self);
+    if (!waiter.linked() || waiter.list_ == nullptr) {
+        return;  // handed its completion, waiting for its turn to run
+    }
+    char text[64];
+    std::snprintf(text, sizeof text, " (waiter %zu of %zu)", waiter.list_->place_of(&waiter),
+                  waiter.list_->size());
+    out += text;
 }
 
 }  // namespace uvtask::detail

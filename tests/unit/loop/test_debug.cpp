@@ -214,7 +214,7 @@ TEST_SUITE("debug") {
 
             const TaskInfo* l = find(infos, "locker");
             REQUIRE(l != nullptr);
-            CHECK(l->waiting_on == "Lock::lock()");
+            CHECK(l->waiting_on == "Lock::lock() (waiter 1 of 1)");
 
             const TaskInfo* f = find(infos, "fresh");
             REQUIRE(f != nullptr);
@@ -271,6 +271,36 @@ TEST_SUITE("debug") {
                 [[maybe_unused]] auto e3 = co_await nothrow(racer);
                 grouped.cancel();  // a child cancelled by itself: not a failure of the group
             });
+        }());
+    }
+
+    TEST_CASE("a wait on a primitive names its place in the line") {
+        run_test([]() -> Task<void> {
+            Lock lock;
+            REQUIRE(lock.try_lock());
+            Queue<int> queue(1);
+            TaskHandle<void> first = spawn(lock_it(&lock), "first");
+            TaskHandle<void> second = spawn(lock_it(&lock), "second");
+            TaskHandle<int> popper = spawn(
+                [](Queue<int>* q) -> Task<int> { co_return co_await q->pop(); }(&queue), "popper");
+            co_await settle_turns();
+            std::vector<TaskInfo> infos = Loop::current()->tasks();
+            REQUIRE(find(infos, "first") != nullptr);
+            CHECK(find(infos, "first")->waiting_on == "Lock::lock() (waiter 1 of 2)");
+            REQUIRE(find(infos, "second") != nullptr);
+            CHECK(find(infos, "second")->waiting_on == "Lock::lock() (waiter 2 of 2)");
+            REQUIRE(find(infos, "popper") != nullptr);
+            CHECK(find(infos, "popper")->waiting_on == "Queue::pop() (waiter 1 of 1)");
+            first.cancel();  // the line moves up
+            co_await settle_turns();
+            infos = Loop::current()->tasks();
+            REQUIRE(find(infos, "second") != nullptr);
+            CHECK(find(infos, "second")->waiting_on == "Lock::lock() (waiter 1 of 1)");
+            lock.unlock();
+            co_await second;
+            [[maybe_unused]] auto ended = co_await nothrow(first);
+            co_await queue.push(7);
+            CHECK(co_await popper == 7);
         }());
     }
 

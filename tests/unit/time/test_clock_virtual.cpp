@@ -30,7 +30,22 @@ using uvtask::testing::RunTestOptions;
 
 namespace {
 
-constexpr RunTestOptions virtual_time{.virtual_time = true};
+RunTestOptions on_virtual_time(std::chrono::nanoseconds io_idle = 10ms) {
+    RunTestOptions options;
+    options.virtual_time = true;
+    options.virtual_time_io_idle = io_idle;
+    return options;
+}
+
+const RunTestOptions virtual_time = on_virtual_time();
+
+RunOptions run_on_virtual_time(std::chrono::nanoseconds io_idle = 10ms) {
+    RunOptions options;
+    options.handle_sigint = false;
+    options.virtual_time = true;
+    options.virtual_time_io_idle = io_idle;
+    return options;
+}
 
 Task<void> sleep_then_record(LoopClock::duration delay, int id, std::vector<int>* order) {
     co_await sleep(delay);
@@ -134,7 +149,7 @@ TEST_SUITE("clock") {
                 });
                 co_await sleeper;
             }(&job_done, &job_done_when_woken),
-            RunTestOptions{.virtual_time = true, .virtual_time_io_idle = 1h});
+            on_virtual_time(1h));
         CHECK(job_done_when_woken);
     }
 
@@ -155,7 +170,7 @@ TEST_SUITE("clock") {
                 flag->store(true, std::memory_order_release);
                 co_await job;
             }(&woken),
-            RunTestOptions{.virtual_time = true, .virtual_time_io_idle = 0ns});
+            on_virtual_time(0ns));
         CHECK(woken.load());
     }
 
@@ -173,7 +188,7 @@ TEST_SUITE("clock") {
                 const std::size_t n = co_await client.read_some(buffer);
                 CHECK(std::string(buffer.data(), n) == "ok");
             }(),
-            RunTestOptions{.virtual_time = true, .virtual_time_io_idle = 5ms});
+            on_virtual_time(5ms));
     }
 
     TEST_CASE("virtual_time: switching while a timer is armed is refused") {
@@ -226,10 +241,10 @@ TEST_SUITE("clock") {
                 co_await sleep(48h);
                 co_return LoopClock::now() - start;
             }(),
-            RunOptions{.handle_sigint = false, .virtual_time = true});
+            run_on_virtual_time());
         CHECK(slept == 48h);
         CHECK_THROWS_AS(run([]() -> Task<void> { co_return; }(),
-                            RunOptions{.virtual_time = true, .virtual_time_io_idle = -1ns}),
+                            run_on_virtual_time(-1ns)),
                         InvalidDurationError);
     }
 
@@ -240,7 +255,7 @@ TEST_SUITE("clock") {
                                 Event never;
                                 co_await never.wait();
                             }(),
-                            RunOptions{.handle_sigint = false, .virtual_time = true}),
+                            run_on_virtual_time()),
                         InvalidStateError);
     }
 

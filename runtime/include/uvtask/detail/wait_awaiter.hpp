@@ -38,6 +38,9 @@ struct WaitTexts {
 class WaitAwaiter : public SuspensionPoint, public WaitNode {
 public:
     [[nodiscard]] bool await_ready() const noexcept { return false; }
+    /// `WaitInfo::detail` of every wait in a list: its place in the line, e.g. " (waiter 2 of
+    /// 3)". Throws `std::bad_alloc`.
+    static void describe_place(const Suspension& self, std::string& out);
 
 protected:
     explicit WaitAwaiter(EndHook on_end = &on_ended) noexcept : WaitNode(on_end) {}

@@ -45,6 +45,7 @@ protected:
 
 private:
     friend class WaitList;
+    friend class WaitAwaiter;   // its `describe_place` reads `list_`
     WaitList* list_ = nullptr;  // the list the node was last queued in
     EndHook on_end_;
 };
@@ -63,6 +64,19 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
     /// The first waiter, still queued, or null.
     [[nodiscard]] WaitNode* front() const noexcept { return nodes_.front(); }
+    /// 1 for the first waiter, 2 for the next…; 0 if `node` is not queued here. O(waiters): for
+    /// `Loop::tasks()`.
+    [[nodiscard]] std::size_t place_of(const WaitNode* node) const noexcept {
+        std::size_t place = 0;
+        std::size_t seen = 0;
+        nodes_.for_each([&](const WaitNode* queued) {
+            ++seen;
+            if (queued == node) {
+                place = seen;
+            }
+        });
+        return place;
+    }
 
     /// Queues `node` (not in any list) at the back.
     void push_back(WaitNode* node) noexcept {
