@@ -6,6 +6,7 @@
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -172,6 +173,24 @@ public:
     /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
     /// Throws: nothing. Thread safety: loop thread only.
     [[nodiscard]] CancelLatencyStats cancel_latency_stats() const noexcept;
+
+    // ---- testing the interleavings (docs/testing.md)
+
+    /// Above 0, the ready queue runs its tasks in a shuffled order decided by `seed`: it runs in
+    /// rounds — a round is every task ready when it starts, run in an order a deterministic
+    /// PRNG (splitmix64, seeded by `seed`) draws; a task made ready during a round (woken,
+    /// spawned, yielding) runs in a later round. The same seed and the same program give the
+    /// same order. It relaxes the FIFO order of docs/semantics.md (§2.2's spawn order, §3.8's
+    /// "behind every ready task": a yielding task runs after every task of the current round,
+    /// not necessarily after the ones woken meanwhile); a yielding task still cannot starve the
+    /// others, and the fairness bound of §7.1 holds. 0 (the default) is FIFO, at no cost. Each
+    /// call restarts the sequence.
+    ///
+    /// Completes when: at once (from the next round on). Suspension point: no.
+    /// On cancel: not cancellable. Throws: nothing. Thread safety: loop thread only.
+    void set_schedule_seed(std::uint64_t seed) noexcept;
+    /// The seed set by `set_schedule_seed` (0: FIFO). At once; throws nothing; loop thread.
+    [[nodiscard]] std::uint64_t schedule_seed() const noexcept;
 
 private:
     friend struct detail::LoopAccess;

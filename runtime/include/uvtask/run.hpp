@@ -4,6 +4,7 @@
 #include "uvtask/detail/require_cxx20.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 
@@ -44,6 +45,11 @@ struct RunOptions {
     bool report_swallowed_cancels = false;
     /// `Loop::set_cancel_latency_stats` (read them from main: `Loop::current()`).
     bool cancel_latency_stats = false;
+    /// `Loop::set_schedule_seed` (0: FIFO). When main then ends with an exception
+    /// (`CancelledError` included), "uvtask: schedule seed <n> (replay: …)" is reported through
+    /// the loop's exception handler (stderr by default, task name "main"), so that the run can
+    /// be replayed.
+    std::uint64_t schedule_seed = 0;
 };
 
 namespace detail {
