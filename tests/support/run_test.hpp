@@ -6,13 +6,38 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <uvtask/uvtask.hpp>
 
 namespace uvtask::testing {
+
+// ---- the schedule seed (docs/testing.md). `UVTASK_SCHEDULE_SEED=<n>` runs every run_test loop
+// with `Loop::set_schedule_seed(n)`; `random` picks one from the clock (once per process).
+// A failing check inside run_test names the seed (doctest INFO), so that
+// `UVTASK_SCHEDULE_SEED=<n> ./build/tests/test_x` replays the run.
+[[nodiscard]] inline std::uint64_t schedule_seed_from_env() {
+    static const std::uint64_t seed = []() -> std::uint64_t {
+        const char* text = std::getenv("UVTASK_SCHEDULE_SEED");
+        if (text == nullptr || *text == '\0') {
+            return 0;
+        }
+        if (std::string_view(text) == "random") {
+            const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+            return static_cast<std::uint64_t>(now) | 1;  // never 0 (FIFO)
+        }
+        return std::strtoull(text, nullptr, 10);
+    }();
+    return seed;
+}
+[[nodiscard]] inline std::string schedule_note(std::uint64_t seed) {
+    return seed != 0 ? schedule_seed_note(seed) : std::string("schedule: FIFO");
+}
 
 struct RunTestOptions {
     /// The test task is cancelled (message "watchdog") and the test fails after this long.
@@ -32,6 +57,9 @@ struct TestRun {
 template <class T>
 TestRun run_test(Task<T> body, RunTestOptions options = {}) {
     TestRun run;
+    const std::uint64_t seed = schedule_seed_from_env();
+    const std::string seed_note = schedule_note(seed);
+    INFO(seed_note);
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     bool watchdog_fired = false;
@@ -39,6 +67,7 @@ TestRun run_test(Task<T> body, RunTestOptions options = {}) {
     std::exception_ptr failure;
     {
         Loop adopted(&loop);
+        adopted.set_schedule_seed(seed);
         adopted.set_exception_handler(
             [&run](const ExceptionContext& context) { run.reports.push_back(context); });
         TaskHandle<T> handle = spawn(std::move(body), "test");
