@@ -38,6 +38,10 @@ namespace uvtask::testing {
 [[nodiscard]] inline std::string schedule_note(std::uint64_t seed) {
     return seed != 0 ? schedule_seed_note(seed) : std::string("schedule: FIFO");
 }
+/// Called first by a test task that asserts the FIFO order of the ready queue — the order in
+/// which tasks spawned or woken together run, which a schedule seed relaxes (Loop::
+/// set_schedule_seed): its loop runs FIFO whatever UVTASK_SCHEDULE_SEED says.
+inline void assume_fifo_schedule() { Loop::current()->set_schedule_seed(0); }
 
 struct RunTestOptions {
     /// The test task is cancelled (message "watchdog") and the test fails after this long.

@@ -176,15 +176,15 @@ public:
 
     // ---- testing the interleavings (docs/testing.md)
 
-    /// Above 0, the ready queue runs its tasks in a shuffled order decided by `seed`: it runs in
-    /// rounds — a round is every task ready when it starts, run in an order a deterministic
-    /// PRNG (splitmix64, seeded by `seed`) draws; a task made ready during a round (woken,
-    /// spawned, yielding) runs in a later round. The same seed and the same program give the
-    /// same order. It relaxes the FIFO order of docs/semantics.md (§2.2's spawn order, §3.8's
-    /// "behind every ready task": a yielding task runs after every task of the current round,
-    /// not necessarily after the ones woken meanwhile); a yielding task still cannot starve the
-    /// others, and the fairness bound of §7.1 holds. 0 (the default) is FIFO, at no cost. Each
-    /// call restarts the sequence.
+    /// Above 0, the ready queue runs equally-ready tasks in a shuffled order decided by `seed`
+    /// (docs/testing.md): it runs in rounds — a round is every task ready when it starts, run
+    /// in an order a deterministic PRNG (splitmix64, seeded by `seed`) draws; a task made ready
+    /// during a round (woken, spawned, yielding) runs in a later round. The same seed and the
+    /// same program give the same order. Kept: a yielding task still goes behind every task
+    /// that was ready when it yielded (docs/semantics.md §3.8; it cannot starve the others) and
+    /// the fairness bound of §7.1. Relaxed: the FIFO order of the rest — tasks spawned or woken
+    /// together (§2.2's spawn order, the order in which a primitive's woken waiters run) may
+    /// run in any order. 0 (the default) is FIFO, at no cost. Each call restarts the sequence.
     ///
     /// Completes when: at once (from the next round on). Suspension point: no.
     /// On cancel: not cancellable. Throws: nothing. Thread safety: loop thread only.

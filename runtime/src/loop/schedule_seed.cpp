@@ -26,11 +26,20 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
     return z ^ (z >> 31);
 }
 
+// A task in the ready queue because it yields (`yield_now()`, `checkpoint()`).
+bool yielding(const TaskState* task) noexcept {
+    const Suspension* where = task->suspension();
+    return where != nullptr && where->waits_on != nullptr && where->waits_on->queued;
+}
+
 }  // namespace
 
-// Every task ready now is "equally ready": the round is the whole queue, put in a random order
-// (Fisher–Yates); a task made ready while the round runs (woken, spawned, yielding) is queued
-// behind it and runs in a later round — so a yielding task cannot starve the others.
+// A round is the whole queue, put in a random order (Fisher–Yates) within one rule: a yielding
+// task runs after every task that was queued before it (docs/semantics.md §3.8). So the queue is
+// cut into segments, each starting at a yielding task, and each segment is shuffled on its own
+// (a task queued after a yield may run before the yielding task, never before an earlier
+// segment). A task made ready while the round runs (woken, spawned, yielding) is queued behind
+// the round and runs in a later one, so a yielding task cannot starve the others.
 void LoopCore::shuffle_round() noexcept {
     round_scratch_.clear();
     try {
@@ -41,11 +50,19 @@ void LoopCore::shuffle_round() noexcept {
         round_end_ = ready_tail_;  // out of memory: this round runs in FIFO order
         return;
     }
-    for (std::size_t i = round_scratch_.size(); i > 1; --i) {
-        const std::size_t j = static_cast<std::size_t>(next_random(schedule_state_) % i);
-        std::swap(round_scratch_[i - 1], round_scratch_[j]);
+    const std::size_t size = round_scratch_.size();
+    for (std::size_t begin = 0; begin < size;) {
+        std::size_t end = begin + 1;
+        while (end < size && !yielding(round_scratch_[end])) {
+            ++end;
+        }
+        for (std::size_t i = end - begin; i > 1; --i) {
+            const auto j = static_cast<std::size_t>(next_random(schedule_state_) % i);
+            std::swap(round_scratch_[begin + i - 1], round_scratch_[begin + j]);
+        }
+        begin = end;
     }
-    for (std::size_t i = 0; i + 1 < round_scratch_.size(); ++i) {
+    for (std::size_t i = 0; i + 1 < size; ++i) {
         round_scratch_[i]->next_ready = round_scratch_[i + 1];
     }
     ready_head_ = round_scratch_.front();
