@@ -136,6 +136,28 @@ TEST_SUITE("loop") {
         }
     }
 
+    TEST_CASE("under a schedule seed a yield still goes behind every task ready when it yielded") {
+        for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+            CAPTURE(seed);
+            run_test([](std::uint64_t s) -> Task<void> {
+                Loop::current()->set_schedule_seed(s);
+                int started = 0;
+                std::vector<TaskHandle<void>> handles;
+                for (int i = 0; i < 5; ++i) {
+                    handles.push_back(spawn([](int* n) -> Task<void> {
+                        ++*n;
+                        co_await yield_now();
+                    }(&started)));
+                }
+                co_await yield_now();
+                CHECK(started == 5);  // the spawned tasks were ready when it yielded
+                for (auto& handle : handles) {
+                    co_await handle;
+                }
+            }(seed));
+        }
+    }
+
     TEST_CASE("a failure names its schedule seed so that it can be replayed") {
         CHECK(schedule_seed_note(42) == "schedule seed 42 (replay: UVTASK_SCHEDULE_SEED=42)");
         CHECK(uvtask::testing::schedule_note(7) ==
