@@ -37,7 +37,8 @@ inline std::string describe_error(const std::exception_ptr& error) {
 /// (no handle or request left), nothing reported (no task destroyed pending, no stray error),
 /// the run deterministic, the root completed (counting run) or ended by the cancel or
 /// completed (a refusal), never failed — then `check(run)` for the invariants of the scenario.
-/// Runs under `UVTASK_SCHEDULE_SEED` like run_test. MESSAGEs and returns N, the points covered.
+/// Runs under `UVTASK_SCHEDULE_SEED` like run_test. Checks that some run ended cancelled;
+/// MESSAGEs and returns N, the points covered.
 inline std::size_t cover_every_point(const char* what, std::function<Task<void>()> scenario,
                                      std::function<void(const CancelPointRun&)> check) {
     CancelPointOptions options;
@@ -68,6 +69,7 @@ inline std::size_t cover_every_point(const char* what, std::function<Task<void>(
         std::string(what) + ": covered " + std::to_string(summary.points) + " points";
     MESSAGE(covered);
     CHECK(summary.points > 0);
+    CHECK_MESSAGE(summary.cancelled > 0, "no run ended cancelled: did the cancels land?");
     return summary.points;
 }
 
