@@ -6,7 +6,6 @@
 #include <doctest/doctest.h>
 
 #include <cstddef>
-#include <exception>
 #include <functional>
 #include <string>
 #include <utility>
@@ -16,22 +15,6 @@
 #include "run_test.hpp"
 
 namespace uvtask::testing {
-
-/// What a run's failure says (its exception's text).
-inline std::string describe_error(const std::exception_ptr& error) {
-    if (!error) {
-        return "(none)";
-    }
-    try {
-        std::rethrow_exception(error);
-    } catch (const CancelledError& e) {
-        return "CancelledError(" + e.message() + ")";
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "unknown exception";
-    }
-}
 
 /// `cancel_at_every_point(scenario, …)` with the checks every run shares — the loop closed clean
 /// (no handle or request left), nothing reported (no task destroyed pending, no stray error),
@@ -51,7 +34,7 @@ inline std::size_t cover_every_point(const char* what, std::function<Task<void>(
             const std::string about = std::string(what) + ": run k=" + std::to_string(run.k) +
                                       " of " + std::to_string(run.points) + ", cancelled at " +
                                       run.cancelled_at + ", " + to_string(run.end) + ": " +
-                                      describe_error(run.error);
+                                      (run.error ? detail::describe_exception(run.error) : "(none)");
             INFO(about);
             CHECK(run.loop_closed_clean);
             CHECK_MESSAGE(run.deterministic, run.divergence);
