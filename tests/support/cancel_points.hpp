@@ -31,10 +31,11 @@ inline std::size_t cover_every_point(const char* what, std::function<Task<void>(
     const CancelPointSummary summary = cancel_at_every_point(
         std::move(scenario),
         [&](const CancelPointRun& run) {
+            const std::string error =
+                run.error ? detail::describe_exception(run.error) : std::string("(none)");
             const std::string about = std::string(what) + ": run k=" + std::to_string(run.k) +
                                       " of " + std::to_string(run.points) + ", cancelled at " +
-                                      run.cancelled_at + ", " + to_string(run.end) + ": " +
-                                      (run.error ? detail::describe_exception(run.error) : "(none)");
+                                      run.cancelled_at + ", " + to_string(run.end) + ": " + error;
             INFO(about);
             CHECK(run.loop_closed_clean);
             CHECK_MESSAGE(run.deterministic, run.divergence);

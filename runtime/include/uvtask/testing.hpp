@@ -44,11 +44,12 @@ enum class RootEnd : std::uint8_t {
 
 /// One run of a scenario, handed to the `check` of `cancel_at_every_point`.
 struct CancelPointRun {
-    std::size_t k = 0;            ///< the point its root was cancelled at (1…N); 0: the counting run
+    std::size_t k = 0;            ///< the point its root was cancelled at (1…N); 0: counting run
     std::size_t points = 0;       ///< N, the counting run's number of points
     std::size_t points_seen = 0;  ///< the points this run went through (while its root lived)
     RootEnd end = RootEnd::completed;
-    std::exception_ptr error;  ///< `failed`: what the root threw, or the watchdog's/deadlock's error
+    /// `failed`: what the root threw, or the watchdog's or the deadlock's error.
+    std::exception_ptr error;
     /// `uv_loop_close` returned 0 once the run's Loop was gone: no libuv handle or request left.
     bool loop_closed_clean = false;
     /// The run's first k points were the counting run's (the same task, the same kind of

@@ -67,8 +67,8 @@ public:
             }
             if (seen_ == k_) {
                 cancel_due_ = true;
-                cancelled_at_ = "task #" + std::to_string(key.task) + " '" + task.name() +
-                                "' on " + info.what;
+                cancelled_at_ =
+                    "task #" + std::to_string(key.task) + " '" + task.name() + "' on " + info.what;
             }
         } catch (...) {
             cancel_due_ = cancel_due_ || seen_ == k_;  // out of memory: the record is shorter

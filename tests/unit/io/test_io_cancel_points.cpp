@@ -29,7 +29,8 @@ namespace {
 // The process's open descriptors (a file or socket left open by a run shows up here).
 std::size_t open_fds() {
     std::size_t n = 0;
-    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    for ([[maybe_unused]] const auto& entry :
+         std::filesystem::directory_iterator("/proc/self/fd")) {
         ++n;
     }
     return n;
@@ -37,7 +38,9 @@ std::size_t open_fds() {
 
 Task<TcpStream> accept_one(TcpListener* listener) { co_return co_await listener->accept(); }
 
-Task<TcpStream> connect_to(SocketAddress address) { co_return co_await TcpStream::connect(address); }
+Task<TcpStream> connect_to(SocketAddress address) {
+    co_return co_await TcpStream::connect(address);
+}
 
 // Connects a pair over loopback (one wait for both ends: the order of the two callbacks does not
 // change the points), then echoes "hello" through it.
@@ -104,9 +107,7 @@ TEST_SUITE("io_cancel_points") {
 
     TEST_CASE("a file opened, read and closed, cancelled at every point: the file is closed") {
         const TempPath path("cancel-points-file");
-        {
-            std::ofstream(path.str()) << "some data";
-        }
+        { std::ofstream(path.str()) << "some data"; }
         const std::size_t fds = open_fds();
         std::string content;
         cover_every_point(
@@ -123,8 +124,9 @@ TEST_SUITE("io_cancel_points") {
             });
     }
 
-    TEST_CASE("to_thread jobs cancelled at every point: no job left running, each result taken "
-              "once") {
+    TEST_CASE(
+        "to_thread jobs cancelled at every point: no job left running, each result taken "
+        "once") {
         std::unique_ptr<Jobs> jobs;
         cover_every_point(
             "to_thread",

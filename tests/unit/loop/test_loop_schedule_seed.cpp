@@ -107,9 +107,7 @@ TEST_SUITE("loop") {
         CHECK(not_fifo > 0);
     }
 
-    TEST_CASE("schedule seed 0 is FIFO, today's order") {
-        CHECK(interleaving(0) == fifo_order());
-    }
+    TEST_CASE("schedule seed 0 is FIFO, today's order") { CHECK(interleaving(0) == fifo_order()); }
 
     TEST_CASE("under a schedule seed a task yielding in a loop cannot starve the others") {
         for (std::uint64_t seed : {3ULL, 99ULL, 4242ULL}) {
@@ -165,18 +163,18 @@ TEST_SUITE("loop") {
         CHECK(uvtask::testing::schedule_note(0) == "schedule: FIFO");
     }
 
-    TEST_CASE("run() with RunOptions::schedule_seed reports the seed when main ends with an "
-              "exception, and not when it returns") {
+    TEST_CASE(
+        "run() with RunOptions::schedule_seed reports the seed when main ends with an "
+        "exception, and not when it returns") {
         std::vector<ExceptionContext> reports;
         RunOptions options;
         options.schedule_seed = 77;
-        options.exception_handler = [&reports](const ExceptionContext& c) {
-            reports.push_back(c);
-        };
-        CHECK_THROWS_AS(run([]() -> Task<void> {
-                            co_await yield_now();
-                            throw std::runtime_error("boom");
-                        }(),
+        options.exception_handler = [&reports](const ExceptionContext& c) { reports.push_back(c); };
+        CHECK_THROWS_AS(run(
+                            []() -> Task<void> {
+                                co_await yield_now();
+                                throw std::runtime_error("boom");
+                            }(),
                             options),
                         std::runtime_error);
         REQUIRE(reports.size() == 1);

@@ -43,27 +43,28 @@ TEST_SUITE("testing") {
     TEST_CASE("a scenario of exactly 3 sleeps has 3 points, and run k is cancelled at sleep k") {
         std::vector<int> log;
         std::vector<std::size_t> seen_k;
-        const CancelPointSummary summary = cancel_at_every_point(
-            [&log] { return three_sleeps(&log); },
-            [&](const CancelPointRun& run) {
-                seen_k.push_back(run.k);
-                CHECK(run.points == 3);
-                CHECK(run.loop_closed_clean);
-                CHECK(run.deterministic);
-                CHECK(run.reports.empty());
-                if (run.k == 0) {
-                    CHECK(run.end == RootEnd::completed);
-                    CHECK(log == std::vector<int>{1, 2, 3});
-                    CHECK(run.cancelled_at.empty());
-                } else {
-                    // Cancelled at sleep k: the k-1 sleeps before it completed, nothing after.
-                    CHECK(run.end == RootEnd::cancelled);
-                    CHECK(log.size() == run.k - 1);
-                    CHECK(run.points_seen == run.k);
-                    CHECK(run.cancelled_at == "task #1 'scenario' on sleep");
-                }
-                log.clear();
-            });
+        const CancelPointSummary summary =
+            cancel_at_every_point([&log] { return three_sleeps(&log); },
+                                  [&](const CancelPointRun& run) {
+                                      seen_k.push_back(run.k);
+                                      CHECK(run.points == 3);
+                                      CHECK(run.loop_closed_clean);
+                                      CHECK(run.deterministic);
+                                      CHECK(run.reports.empty());
+                                      if (run.k == 0) {
+                                          CHECK(run.end == RootEnd::completed);
+                                          CHECK(log == std::vector<int>{1, 2, 3});
+                                          CHECK(run.cancelled_at.empty());
+                                      } else {
+                                          // Cancelled at sleep k: the k-1 sleeps before it
+                                          // completed, nothing after.
+                                          CHECK(run.end == RootEnd::cancelled);
+                                          CHECK(log.size() == run.k - 1);
+                                          CHECK(run.points_seen == run.k);
+                                          CHECK(run.cancelled_at == "task #1 'scenario' on sleep");
+                                      }
+                                      log.clear();
+                                  });
         CHECK(summary.points == 3);
         CHECK(summary.runs == 4);
         CHECK(summary.completed == 1);
@@ -74,8 +75,9 @@ TEST_SUITE("testing") {
         CHECK(seen_k == std::vector<std::size_t>{0, 1, 2, 3});
     }
 
-    TEST_CASE("the points of the tasks the root spawns count; the cancel reaches them through a "
-              "TaskGroup") {
+    TEST_CASE(
+        "the points of the tasks the root spawns count; the cancel reaches them through a "
+        "TaskGroup") {
         std::vector<int> log;
         const CancelPointSummary summary = cancel_at_every_point(
             [&log]() -> Task<void> {
@@ -230,14 +232,14 @@ TEST_SUITE("testing") {
         CHECK(summary.points == 1);
     }
 
-    TEST_CASE("misuse is named: an empty scenario or check, a zero watchdog, a thread with a Loop") {
+    TEST_CASE(
+        "misuse is named: an empty scenario or check, a zero watchdog, a thread with a Loop") {
         auto check = [](const CancelPointRun&) {};
         CHECK_THROWS_AS(cancel_at_every_point({}, check), InvalidStateError);
         CHECK_THROWS_AS(cancel_at_every_point([]() -> Task<void> { co_return; }, {}),
                         InvalidStateError);
-        CHECK_THROWS_AS(
-            cancel_at_every_point([]() -> Task<void> { co_return; }, check, {0ms}),
-            InvalidDurationError);
+        CHECK_THROWS_AS(cancel_at_every_point([]() -> Task<void> { co_return; }, check, {0ms}),
+                        InvalidDurationError);
         uvtask::testing::run_test([&]() -> Task<void> {
             CHECK_THROWS_AS(cancel_at_every_point([]() -> Task<void> { co_return; }, check),
                             InvalidStateError);

@@ -93,8 +93,8 @@ TEST_SUITE("structured_cancel_points") {
             [&c, &results]() -> Task<void> {
                 c = std::make_unique<Children>();
                 results.reset();
-                return [](Children* children, std::unique_ptr<std::tuple<int, int, int>>* out)
-                           -> Task<void> {
+                return [](Children* children,
+                          std::unique_ptr<std::tuple<int, int, int>>* out) -> Task<void> {
                     auto all = co_await gather(child(children, 1, 1), child(children, 3, 2),
                                                child(children, 2, 3));
                     *out = std::make_unique<std::tuple<int, int, int>>(all);
@@ -111,8 +111,9 @@ TEST_SUITE("structured_cancel_points") {
             });
     }
 
-    TEST_CASE("race cancelled at every point: the loser and the cancelled are awaited, the winner "
-              "is the fastest") {
+    TEST_CASE(
+        "race cancelled at every point: the loser and the cancelled are awaited, the winner "
+        "is the fastest") {
         std::unique_ptr<Children> c;
         int winner = 0;
         cover_every_point(

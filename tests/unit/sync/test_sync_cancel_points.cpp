@@ -13,8 +13,8 @@
 #include "cancel_points.hpp"
 
 using namespace uvtask;
-using uvtask::testing::cover_every_point;
 using uvtask::testing::CancelPointRun;
+using uvtask::testing::cover_every_point;
 using uvtask::testing::RootEnd;
 
 namespace {
@@ -181,16 +181,16 @@ TEST_SUITE("sync_cancel_points") {
             });
     }
 
-    TEST_CASE("Condition cancelled at every point: the lock free, no waiter left, every item "
-              "consumed once or still queued") {
+    TEST_CASE(
+        "Condition cancelled at every point: the lock free, no waiter left, every item "
+        "consumed once or still queued") {
         std::unique_ptr<ConditionState> state;
         cover_every_point(
             "Condition",
             [&state] {
                 state = std::make_unique<ConditionState>();
-                return in_group(4, [s = state.get()](int i) {
-                    return i < 2 ? consumer(s) : producer(s, i);
-                });
+                return in_group(
+                    4, [s = state.get()](int i) { return i < 2 ? consumer(s) : producer(s, i); });
             },
             [&state](const CancelPointRun& run) {
                 CHECK_FALSE(state->lock.locked());

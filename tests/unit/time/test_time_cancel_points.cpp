@@ -50,8 +50,9 @@ void check_progress(const CancelPointRun& run, const Progress& p) {
 }  // namespace
 
 TEST_SUITE("time_cancel_points") {
-    TEST_CASE("sleep in a joined task, then in the root, cancelled at every point: no timer "
-              "left") {
+    TEST_CASE(
+        "sleep in a joined task, then in the root, cancelled at every point: no timer "
+        "left") {
         // (Sleeps of two tasks racing each other would depend on real time: the tool reports
         // such a scenario as not deterministic.)
         std::unique_ptr<Progress> p;
@@ -77,8 +78,9 @@ TEST_SUITE("time_cancel_points") {
             });
     }
 
-    TEST_CASE("wait_for of a task handle cancelled at every point: the task is cancelled and "
-              "awaited, the waiter gets CancelledError") {
+    TEST_CASE(
+        "wait_for of a task handle cancelled at every point: the task is cancelled and "
+        "awaited, the waiter gets CancelledError") {
         std::unique_ptr<Progress> p;
         cover_every_point(
             "wait_for(handle)",
@@ -92,8 +94,9 @@ TEST_SUITE("time_cancel_points") {
             [&p](const CancelPointRun& run) { check_progress(run, *p); });
     }
 
-    TEST_CASE("with_timeout of inline work cancelled at every point: CancelledError, never "
-              "TimeoutError") {
+    TEST_CASE(
+        "with_timeout of inline work cancelled at every point: CancelledError, never "
+        "TimeoutError") {
         std::unique_ptr<Progress> p;
         cover_every_point(
             "with_timeout(task)",
@@ -107,8 +110,9 @@ TEST_SUITE("time_cancel_points") {
             [&p](const CancelPointRun& run) { check_progress(run, *p); });
     }
 
-    TEST_CASE("an expiring with_timeout cancelled at every point: a cancel before the expiry is "
-              "no TimeoutError") {
+    TEST_CASE(
+        "an expiring with_timeout cancelled at every point: a cancel before the expiry is "
+        "no TimeoutError") {
         std::unique_ptr<Progress> p;
         cover_every_point(
             "with_timeout(expiring)",
