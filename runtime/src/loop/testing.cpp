@@ -75,7 +75,11 @@ public:
         }
     }
 
-    // Outside the awaiter: the cancel hooks may wake tasks and schedule them.
+    // Why here and not in on_point: on_point runs inside the awaiter's await_suspend, where
+    // park() is not always the last statement (yield_now schedules itself after it) — a cancel
+    // hook run there would see a half-parked awaiter. After the step has returned to the ready
+    // queue and before the next task runs, nothing has moved since point k: the cancel arrives
+    // while the task is suspended at point k, as one from another task or a callback would.
     void after_step() noexcept override {
         if (!cancel_due_) {
             return;
