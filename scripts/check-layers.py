@@ -46,6 +46,7 @@ PUBLIC = {
     "shield.hpp": "loop",
     "spawn.hpp": "loop",
     "task_handle.hpp": "loop",
+    "testing.hpp": "loop",
     "yield.hpp": "loop",
     "detail/bounded_work.hpp": "loop",
     "detail/join.hpp": "loop",

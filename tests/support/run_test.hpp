@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +22,31 @@ inline bool virtual_time_by_default() {
     const char* value = std::getenv("UVTASK_TEST_VIRTUAL_TIME");
     return value != nullptr && std::string(value) == "1";
 }
+// ---- the schedule seed (docs/testing.md). `UVTASK_SCHEDULE_SEED=<n>` runs every run_test loop
+// with `Loop::set_schedule_seed(n)`; `random` picks one from the clock (once per process).
+// A failing check inside run_test names the seed (doctest INFO), so that
+// `UVTASK_SCHEDULE_SEED=<n> ./build/tests/test_x` replays the run.
+[[nodiscard]] inline std::uint64_t schedule_seed_from_env() {
+    static const std::uint64_t seed = []() -> std::uint64_t {
+        const char* text = std::getenv("UVTASK_SCHEDULE_SEED");
+        if (text == nullptr || *text == '\0') {
+            return 0;
+        }
+        if (std::string_view(text) == "random") {
+            const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+            return static_cast<std::uint64_t>(now) | 1;  // never 0 (FIFO)
+        }
+        return std::strtoull(text, nullptr, 10);
+    }();
+    return seed;
+}
+[[nodiscard]] inline std::string schedule_note(std::uint64_t seed) {
+    return seed != 0 ? schedule_seed_note(seed) : std::string("schedule: FIFO");
+}
+/// Called first by a test task that asserts the FIFO order of the ready queue — the order in
+/// which tasks spawned or woken together run, which a schedule seed relaxes (Loop::
+/// set_schedule_seed): its loop runs FIFO whatever UVTASK_SCHEDULE_SEED says.
+inline void assume_fifo_schedule() { Loop::current()->set_schedule_seed(0); }
 
 struct RunTestOptions {
     /// The test task is cancelled (message "watchdog") and the test fails after this long.
@@ -45,6 +72,9 @@ struct TestRun {
 template <class T>
 TestRun run_test(Task<T> body, RunTestOptions options = {}) {
     TestRun run;
+    const std::uint64_t seed = schedule_seed_from_env();
+    const std::string seed_note = schedule_note(seed);
+    INFO(seed_note);
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
     bool watchdog_fired = false;
@@ -52,6 +82,7 @@ TestRun run_test(Task<T> body, RunTestOptions options = {}) {
     std::exception_ptr failure;
     {
         Loop adopted(&loop);
+        adopted.set_schedule_seed(seed);
         adopted.set_exception_handler(
             [&run](const ExceptionContext& context) { run.reports.push_back(context); });
         if (options.virtual_time) {

@@ -63,6 +63,11 @@ struct CancelLatencyStats {
     LatencySummary to_end;
 };
 
+/// "schedule seed 42 (replay: UVTASK_SCHEDULE_SEED=42)": how a failure under a schedule seed
+/// (`Loop::set_schedule_seed`, `RunOptions::schedule_seed`) names it so it can be replayed
+/// (docs/testing.md). At once; throws `std::bad_alloc`; any thread.
+[[nodiscard]] std::string schedule_seed_note(std::uint64_t seed);
+
 /// Prints the two distributions on one line each ("cancel → delivery: n=12 p50=… p99=… max=…").
 /// At once; throws what the stream throws; the caller's thread.
 std::ostream& operator<<(std::ostream& out, const CancelLatencyStats& stats);

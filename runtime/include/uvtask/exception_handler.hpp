@@ -32,4 +32,11 @@ using ExceptionHandler = std::function<void(const ExceptionContext&)>;
 /// At once; not a suspension point; throws nothing; any thread (one `fprintf` to stderr).
 void default_exception_handler(const ExceptionContext& context) noexcept;
 
+namespace detail {
+/// The exception's text as `default_exception_handler` prints it: "CancelledError(<message>)",
+/// `what()`, or "unknown exception"; empty for a null `error`. At once; throws `std::bad_alloc`;
+/// any thread.
+[[nodiscard]] std::string describe_exception(const std::exception_ptr& error);
+}  // namespace detail
+
 }  // namespace uvtask

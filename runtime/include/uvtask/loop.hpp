@@ -6,6 +6,7 @@
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -194,6 +195,24 @@ public:
     /// Completes when: at once. Suspension point: no. On cancel: not cancellable.
     /// Throws: nothing. Thread safety: loop thread only.
     [[nodiscard]] CancelLatencyStats cancel_latency_stats() const noexcept;
+
+    // ---- testing the interleavings (docs/testing.md)
+
+    /// Above 0, the ready queue runs equally-ready tasks in a shuffled order decided by `seed`
+    /// (docs/testing.md): it runs in rounds — a round is every task ready when it starts, run
+    /// in an order a deterministic PRNG (splitmix64, seeded by `seed`) draws; a task made ready
+    /// during a round (woken, spawned, yielding) runs in a later round. The same seed and the
+    /// same program give the same order. Kept: a yielding task still goes behind every task
+    /// that was ready when it yielded (docs/semantics.md §3.8; it cannot starve the others) and
+    /// the fairness bound of §7.1. Relaxed: the FIFO order of the rest — tasks spawned or woken
+    /// together (§2.2's spawn order, the order in which a primitive's woken waiters run) may
+    /// run in any order. 0 (the default) is FIFO, at no cost. Each call restarts the sequence.
+    ///
+    /// Completes when: at once (from the next round on). Suspension point: no.
+    /// On cancel: not cancellable. Throws: nothing. Thread safety: loop thread only.
+    void set_schedule_seed(std::uint64_t seed) noexcept;
+    /// The seed set by `set_schedule_seed` (0: FIFO). At once; throws nothing; loop thread.
+    [[nodiscard]] std::uint64_t schedule_seed() const noexcept;
 
 private:
     friend struct detail::LoopAccess;

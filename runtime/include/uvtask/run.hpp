@@ -4,6 +4,7 @@
 #include "uvtask/detail/require_cxx20.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 
@@ -49,6 +50,11 @@ struct RunOptions {
     /// With `virtual_time`: how long the loop sits idle in real time, while other libuv work is
     /// under way, before the clock jumps.
     std::chrono::nanoseconds virtual_time_io_idle{std::chrono::milliseconds(10)};
+    /// `Loop::set_schedule_seed` (0: FIFO). When main then ends with an exception
+    /// (`CancelledError` included), "uvtask: schedule seed <n> (replay: …)" is reported through
+    /// the loop's exception handler (stderr by default, task name "main"), so that the run can
+    /// be replayed.
+    std::uint64_t schedule_seed = 0;
 };
 
 namespace detail {

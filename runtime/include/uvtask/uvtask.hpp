@@ -39,6 +39,7 @@
 #include "uvtask/task_group.hpp"
 #include "uvtask/task_handle.hpp"
 #include "uvtask/tcp.hpp"
+#include "uvtask/testing.hpp"
 #include "uvtask/this_task.hpp"
 #include "uvtask/timeout.hpp"
 #include "uvtask/to_thread.hpp"

@@ -24,8 +24,7 @@ std::string_view to_string(CancelKind kind) noexcept {
     return "unknown";
 }
 
-namespace {
-std::string describe(const std::exception_ptr& error) {
+std::string detail::describe_exception(const std::exception_ptr& error) {
     if (!error) {
         return {};
     }
@@ -39,7 +38,6 @@ std::string describe(const std::exception_ptr& error) {
         return "unknown exception";
     }
 }
-}  // namespace
 
 void default_exception_handler(const ExceptionContext& context) noexcept {
     try {
@@ -47,7 +45,7 @@ void default_exception_handler(const ExceptionContext& context) noexcept {
         if (!context.task_name.empty()) {
             line += " (task '" + context.task_name + "')";
         }
-        const std::string what = describe(context.exception);
+        const std::string what = detail::describe_exception(context.exception);
         if (!what.empty()) {
             line += ": " + what;
         }

@@ -161,6 +161,18 @@ void LoopCore::run_timed_step(TaskState* task) noexcept {
     task->release();
 }
 
+void LoopCore::run_watched_step(TaskState* task) noexcept {
+    if (slow_step_ns_ != 0) {
+        run_timed_step(task);
+    } else {
+        task->run_step();
+    }
+    if (point_watch_ != nullptr) {
+        tls_current_task = nullptr;  // the watch acts from outside any task
+        point_watch_->after_step();
+    }
+}
+
 void LoopCore::set_latency_stats(bool enabled) {
     if (enabled) {
         latency_ = std::make_unique<LatencyStats>();

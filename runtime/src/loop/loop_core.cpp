@@ -136,13 +136,13 @@ std::size_t LoopCore::cancel_all(const std::string& message, CancelKind kind, bo
 }
 
 void LoopCore::destroy_pending_tasks() noexcept {
-    ready_head_ = ready_tail_ = nullptr;
+    ready_head_ = ready_tail_ = round_end_ = nullptr;
     while (TaskState* task = live_.pop_front()) {
         report({"Task was destroyed but it is pending!", task->name(), nullptr});
         load_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see load()
         task->destroy_pending();
     }
-    ready_head_ = ready_tail_ = nullptr;
+    ready_head_ = ready_tail_ = round_end_ = nullptr;
 }
 
 // ---- services

@@ -42,7 +42,18 @@ void LoopCore::drain() noexcept {
     std::uint64_t last = start;
     drain_clock_ns_ = start;
     std::uint32_t countdown = batch_stride_;
-    while (TaskState* task = ready_head_) {
+    while (ready_head_ != nullptr) {
+        if (schedule_seed_ != 0) [[unlikely]] {
+            // A seed: the queue is run in rounds, each shuffled as it starts
+            // (src/loop/schedule_seed.cpp); popping the round's last task ends it.
+            if (round_end_ == nullptr) {
+                shuffle_round();
+            }
+            if (ready_head_ == round_end_) {
+                round_end_ = nullptr;
+            }
+        }
+        TaskState* task = ready_head_;
         ready_head_ = task->next_ready;
         if (ready_head_ == nullptr) {
             ready_tail_ = nullptr;
@@ -50,10 +61,10 @@ void LoopCore::drain() noexcept {
         tls_current_task = task;
         slice_countdown_ = 1;  // a new time slice for checkpoint()
         slice_started_ns_ = 0;
-        if (slow_step_ns_ == 0) [[likely]] {
+        if (!watched_steps_) [[likely]] {
             task->run_step();  // `task` may be gone after this
         } else {
-            run_timed_step(task);
+            run_watched_step(task);
         }
         if (--countdown == 0) {
             // The clock is read every `batch_stride_` resumes, the stride adapting so that a

@@ -67,6 +67,7 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
     loop.set_time_slice(options.time_slice);
     loop.set_slow_step_threshold(options.slow_step_threshold);
     loop.set_report_swallowed_cancels(options.report_swallowed_cancels);
+    loop.set_schedule_seed(options.schedule_seed);
     if (options.cancel_latency_stats) {
         loop.set_cancel_latency_stats(true);
     }
@@ -103,6 +104,7 @@ void run_main(Loop& loop, TaskState& main, const RunOptions& options) {
     }
 
     cancel_and_await_leftovers(core, options.shutdown_grace);
+    core.report_seed_if_failed(main);
     LoopAccess::tear_down(loop);
     if (deadlock) {
         throw InvalidStateError(

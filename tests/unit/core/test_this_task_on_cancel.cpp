@@ -30,6 +30,7 @@ struct Calls {
     int count = 0;
     std::thread::id thread;
     bool cancel_seen_in_callback = false;
+    bool unregistered = false;
 };
 
 /// Registers an on_cancel callback, then sleeps until cancelled.
@@ -47,6 +48,7 @@ Task<void> registers_and_returns(Calls* calls) {
         auto registration = this_task::on_cancel([calls] { ++calls->count; });
         co_await sleep(1ms);
     }  // unregistered here
+    calls->unregistered = true;
     co_await sleep(10s);
 }
 
@@ -103,7 +105,11 @@ TEST_SUITE("this_task") {
         run_test([]() -> Task<void> {
             Calls calls;
             TaskHandle<void> task = spawn(registers_and_returns(&calls));
-            co_await sleep(5ms);
+            // A handshake, not a longer sleep: two sleeps race on real time (a schedule seed
+            // made this test fail when both timers fired in one loop iteration).
+            while (!calls.unregistered) {
+                co_await sleep(1ms);
+            }
             task.cancel();
             co_await settled(task);
             CHECK(calls.count == 0);

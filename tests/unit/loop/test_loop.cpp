@@ -19,6 +19,7 @@
 
 using namespace uvtask;
 using namespace std::chrono_literals;
+using uvtask::testing::assume_fifo_schedule;
 using uvtask::testing::Counted;
 using uvtask::testing::run_test;
 
@@ -303,6 +304,7 @@ TEST_SUITE("loop") {
 
     TEST_CASE("the ready queue runs tasks in FIFO order, a yield going behind every ready task") {
         run_test([]() -> Task<void> {
+            assume_fifo_schedule();  // asserts the order of spawned tasks
             std::vector<int> order;
             std::vector<TaskHandle<void>> tasks;
             for (int id = 0; id < 5; ++id) {

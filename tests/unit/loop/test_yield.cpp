@@ -17,6 +17,7 @@
 
 using namespace uvtask;
 using namespace std::chrono_literals;
+using uvtask::testing::assume_fifo_schedule;
 using uvtask::testing::block_thread_for;
 using uvtask::testing::cancel_of;
 using uvtask::testing::catch_and_return;
@@ -69,6 +70,7 @@ TEST_SUITE("yield") {
 
     TEST_CASE("3.8 yield_now goes behind every ready task") {
         run_test([]() -> Task<void> {
+            assume_fifo_schedule();  // asserts the order of spawned tasks
             std::vector<int> order;
             auto a = spawn(append_three_times(&order, 1));
             auto b = spawn(append_three_times(&order, 2));
@@ -97,6 +99,7 @@ TEST_SUITE("yield") {
 
     TEST_CASE("3.8 yield_now throws a pending cancel at once") {
         run_test([]() -> Task<void> {
+            assume_fifo_schedule();  // asserts the order of spawned tasks
             bool other_ran = false;
             YieldCancelRecord record;
             record.other_ran = &other_ran;
@@ -150,6 +153,7 @@ TEST_SUITE("yield") {
         "3.8 checkpoint throws a pending cancel and does not yield when the slice has not run "
         "out") {
         run_test([]() -> Task<void> {
+            assume_fifo_schedule();  // asserts the order of spawned tasks
             Loop::current()->set_time_slice(1h);
             bool other_ran = false;
             CheckpointRecord record;

@@ -14,6 +14,7 @@
 
 using namespace uvtask;
 using namespace std::chrono_literals;
+using uvtask::testing::assume_fifo_schedule;
 using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
@@ -89,6 +90,7 @@ TEST_SUITE("condition") {
 
     TEST_CASE("notify wakes waiters in FIFO order; notify_all wakes them all") {
         run_test([]() -> Task<void> {
+            assume_fifo_schedule();  // asserts the order of spawned/woken tasks
             State state;
             std::vector<TaskHandle<void>> tasks;
             for (int i = 0; i < 4; ++i) {

@@ -12,6 +12,7 @@
 
 using namespace uvtask;
 using namespace std::chrono_literals;
+using uvtask::testing::assume_fifo_schedule;
 using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
@@ -50,6 +51,7 @@ Task<void> lock_once(Lock* lock) { co_await lock->lock(); }
 TEST_SUITE("lock") {
     TEST_CASE("the lock is exclusive and granted in the order it was asked for") {
         run_test([]() -> Task<void> {
+            assume_fifo_schedule();  // asserts the order of spawned/woken tasks
             Shared shared;
             std::vector<TaskHandle<void>> tasks;
             for (int i = 0; i < 6; ++i) {
@@ -85,6 +87,7 @@ TEST_SUITE("lock") {
 
     TEST_CASE("a waiter cancelled while waiting is unlinked; the others keep their order") {
         run_test([]() -> Task<void> {
+            assume_fifo_schedule();  // asserts the order of spawned/woken tasks
             Lock lock;
             std::vector<int> order;
             co_await lock.lock();

@@ -14,6 +14,7 @@
 
 using namespace uvtask;
 using namespace std::chrono_literals;
+using uvtask::testing::assume_fifo_schedule;
 using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
@@ -47,6 +48,7 @@ Task<std::vector<int>> drain(Queue<int>* queue) {
 TEST_SUITE("queue") {
     TEST_CASE("items come out in FIFO order, and waiting pops are served in order") {
         run_test([]() -> Task<void> {
+            assume_fifo_schedule();  // asserts the order of spawned/woken tasks
             Queue<int> queue;
             for (int i = 0; i < 3; ++i) {
                 co_await queue.push(i);
@@ -75,6 +77,7 @@ TEST_SUITE("queue") {
 
     TEST_CASE("a full queue makes push wait; freed room goes to the first waiting push") {
         run_test([]() -> Task<void> {
+            assume_fifo_schedule();  // asserts the order of spawned/woken tasks
             Queue<int> queue(2);
             CHECK(queue.try_push(1));
             CHECK(queue.try_push(2));

@@ -14,6 +14,7 @@
 
 using namespace uvtask;
 using namespace std::chrono_literals;
+using uvtask::testing::assume_fifo_schedule;
 using uvtask::testing::Ended;
 using uvtask::testing::outcome_of;
 using uvtask::testing::run_test;
@@ -52,6 +53,7 @@ Task<void> acquire_once(Semaphore* semaphore) { co_await semaphore->acquire(); }
 TEST_SUITE("semaphore") {
     TEST_CASE("at most value() tasks hold a permit, granted in FIFO order") {
         run_test([]() -> Task<void> {
+            assume_fifo_schedule();  // asserts the order of spawned/woken tasks
             Shared shared(2);
             std::vector<TaskHandle<void>> tasks;
             for (int i = 0; i < 7; ++i) {

@@ -74,6 +74,26 @@ private:
     F f_;
 };
 
+/// A watch on a loop's suspension points (`testing::cancel_at_every_point`, docs/testing.md):
+/// told of every park of a task of the loop (`SuspensionPoint::park`, while the `TraceFlags`
+/// bit `point_watch` is on) and after every step the ready queue ran, before the next one.
+/// Loop thread.
+class PointWatch {
+public:
+    PointWatch(const PointWatch&) = delete;
+    PointWatch& operator=(const PointWatch&) = delete;
+    /// `task` suspends, waiting on what `info` names. Called from inside the awaiter's
+    /// `await_suspend` (the awaiter may still do work after it): it must not resume, cancel or
+    /// schedule anything — record what to do and do it in `after_step`.
+    virtual void on_point(TaskState& task, const WaitInfo& info) noexcept = 0;
+    /// A task's step returned to the ready queue (no task is current); the next one has not run.
+    virtual void after_step() noexcept = 0;
+
+protected:
+    PointWatch() noexcept = default;
+    ~PointWatch() = default;
+};
+
 /// The index of service type `S` in a loop's table (the same in every loop).
 [[nodiscard]] std::size_t next_service_index() noexcept;
 template <class S>
@@ -230,7 +250,32 @@ public:
     /// Every live task, in the order the loop took them in. Throws `std::bad_alloc`.
     [[nodiscard]] std::vector<TaskInfo> task_infos();
     /// 0: off (the ready queue then never reads the clock for it).
-    void set_slow_step_ns(std::uint64_t ns) noexcept { slow_step_ns_ = ns; }
+    void set_slow_step_ns(std::uint64_t ns) noexcept {
+        slow_step_ns_ = ns;
+        watched_steps_ = slow_step_ns_ != 0 || point_watch_ != nullptr;
+    }
+    /// Installs `watch` (null: none; the caller keeps it alive while installed). Loop thread.
+    void set_point_watch(PointWatch* watch) noexcept {
+        point_watch_ = watch;
+        watched_steps_ = slow_step_ns_ != 0 || point_watch_ != nullptr;
+        trace_flags.set(TraceFlags::point_watch, watch != nullptr);
+    }
+    /// `SuspensionPoint::park` while the `point_watch` bit is on.
+    void note_point(TaskState& task, const WaitInfo& info) noexcept {
+        if (point_watch_ != nullptr) {
+            point_watch_->on_point(task, info);
+        }
+    }
+    /// 0: FIFO (the default); else the seed of the shuffled order (`Loop::set_schedule_seed`).
+    void set_schedule_seed(std::uint64_t seed) noexcept {
+        schedule_seed_ = seed;
+        schedule_state_ = seed;
+        round_end_ = nullptr;
+    }
+    [[nodiscard]] std::uint64_t schedule_seed() const noexcept { return schedule_seed_; }
+    /// With a seed: if `main` ended with an exception (cancelled included), reports
+    /// `schedule_seed_note` through the exception handler (`RunOptions::schedule_seed`).
+    void report_seed_if_failed(const TaskState& main) noexcept;
     /// Starts (with empty statistics) or stops timing cancels. Throws `std::bad_alloc`.
     void set_latency_stats(bool enabled);
     [[nodiscard]] CancelLatencyStats latency_stats() const noexcept;
@@ -272,6 +317,11 @@ private:
     bool slice_check_clock() noexcept;
     /// `run_step` timed for the slow-step detector; reports a step over the threshold.
     void run_timed_step(TaskState* task) noexcept;
+    /// `run_step` with a diagnostic on (the slow-step detector, a point watch).
+    void run_watched_step(TaskState* task) noexcept;
+    /// With a schedule seed: the ready queue's order shuffled as a new round starts
+    /// (src/loop/schedule_seed.cpp).
+    void shuffle_round() noexcept;
     void check_can_add_service() const;
     void install_service(std::size_t index, std::unique_ptr<LoopService> service);
     friend struct LoopHandles;
@@ -302,6 +352,12 @@ private:
     std::vector<LoopService*> service_order_;  // creation order, for teardown
     ExceptionHandler handler_;
     std::uint64_t slow_step_ns_ = 0;         // the slow-step threshold; 0: off
+    PointWatch* point_watch_ = nullptr;      // see set_point_watch
+    bool watched_steps_ = false;             // slow_step_ns_ != 0 || point_watch_ != nullptr
+    std::uint64_t schedule_seed_ = 0;        // 0: FIFO
+    std::uint64_t schedule_state_ = 0;       // the shuffle's PRNG (splitmix64)
+    TaskState* round_end_ = nullptr;         // the last task of the shuffled round; null: none
+    std::vector<TaskState*> round_scratch_;  // shuffle_round's buffer (capacity kept)
     std::unique_ptr<LatencyStats> latency_;  // while the cancel-latency statistics are on
 };
 

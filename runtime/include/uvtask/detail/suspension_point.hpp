@@ -53,6 +53,10 @@ protected:
         waits_on = &info;
         status_ = Status::waiting;
         task_->suspend_in(resume_at, this);
+        // One relaxed bit test while off (`testing::cancel_at_every_point` turns it on).
+        if (task_->host().trace_flags.on(TraceFlags::point_watch)) [[unlikely]] {
+            loop().note_point(*task_, info);
+        }
     }
 
     /// The operation ended (`completed` or `cancelled`): resume the task from the ready queue.

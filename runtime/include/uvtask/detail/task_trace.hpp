@@ -48,6 +48,7 @@ struct CancelTimes {
 struct TraceFlags {
     static constexpr std::uint8_t swallowed_cancels = 1;  // report a swallowed cancel
     static constexpr std::uint8_t latency_stats = 2;      // time cancel → delivery → end
+    static constexpr std::uint8_t point_watch = 4;  // tell the loop's PointWatch of every park
     std::atomic<std::uint8_t> bits{0};
     [[nodiscard]] bool on(std::uint8_t flag) const noexcept {
         return (bits.load(std::memory_order_relaxed) & flag) != 0;
