@@ -30,6 +30,11 @@ struct CancelPointOptions {
     std::chrono::milliseconds watchdog{10'000};
     /// `Loop::set_schedule_seed` of every run's loop (0: FIFO).
     std::uint64_t schedule_seed = 0;
+    /// Every run's loop on virtual time (`Loop::set_virtual_time`): a scenario's sleeps and
+    /// timeouts are jumped to, not waited for (the watchdog stays real time).
+    bool virtual_time = false;
+    /// With `virtual_time`: its I/O idle threshold.
+    std::chrono::nanoseconds virtual_time_io_idle{std::chrono::milliseconds(10)};
 };
 
 /// How a run's root task ended.

@@ -242,6 +242,9 @@ CancelPointRun run_once(const std::function<Task<void>()>& scenario, std::size_t
         loop.set_exception_handler(
             [&run](const ExceptionContext& context) { run.reports.push_back(context); });
         loop.set_schedule_seed(options.schedule_seed);
+        if (options.virtual_time) {
+            loop.set_virtual_time(true, options.virtual_time_io_idle);
+        }
         detail::LoopAccess::core(loop).set_point_watch(&watch);
         TaskHandle<void> root = spawn(scenario(), "scenario");
         watch.start(root);

@@ -104,6 +104,37 @@ TEST_SUITE("testing") {
         CHECK(summary.cancelled == 3);
     }
 
+    TEST_CASE("with virtual_time, a scenario of hour-long sleeps is jumped through, every run") {
+        // Real time would hit each run's watchdog (1 s) at the first sleep.
+        CancelPointOptions options;
+        options.virtual_time = true;
+        options.watchdog = 1000ms;
+        std::vector<LoopClock::duration> slept;
+        const CancelPointSummary summary = cancel_at_every_point(
+            [&slept]() -> Task<void> {
+                return [](std::vector<LoopClock::duration>* out) -> Task<void> {
+                    const auto start = LoopClock::now();
+                    try {
+                        for (int i = 0; i < 3; ++i) {
+                            co_await sleep(1h);
+                        }
+                    } catch (const CancelledError&) {
+                        out->push_back(LoopClock::now() - start);
+                        throw;
+                    }
+                    out->push_back(LoopClock::now() - start);
+                }(&slept);
+            },
+            [](const CancelPointRun& run) {
+                CHECK(run.loop_closed_clean);
+                CHECK(run.end == (run.k == 0 ? RootEnd::completed : RootEnd::cancelled));
+            },
+            options);
+        CHECK(summary.points == 3);
+        // Run k was cancelled at its k-th sleep, after k-1 whole hours of virtual time.
+        CHECK(slept == std::vector<LoopClock::duration>{3h, 0h, 1h, 2h});
+    }
+
     TEST_CASE("a scenario that refuses the cancel is seen completing") {
         const CancelPointSummary summary = cancel_at_every_point(
             []() -> Task<void> {
