@@ -13,8 +13,10 @@ namespace uvtask {
 /// either converts by its `time_since_epoch()`. On a loop with virtual time on
 /// (`Loop::set_virtual_time`, `RunOptions::virtual_time`) it reads that loop's virtual clock,
 /// which stands still while tasks run and jumps to the next deadline when nothing is ready.
-/// On a thread without a loop: `steady_clock`. A `std::chrono` Clock (`is_steady`: it never
-/// goes back, on a loop that switches virtual time on or off included).
+/// On a thread without a loop: `steady_clock`. A `std::chrono` Clock, steady per loop: on one
+/// loop it never goes back (switching virtual time on or off included), but a time point read
+/// on a loop with virtual time means nothing on another loop, nor after its loop has gone (a
+/// virtual clock that jumped 48 hours is 48 hours ahead of `steady_clock`).
 struct LoopClock {
     using duration = std::chrono::nanoseconds;
     using rep = duration::rep;

@@ -73,10 +73,13 @@ std::uint64_t checked_delay_ns(std::chrono::duration<Rep, Period> delay, const c
 }  // namespace detail
 
 /// Suspends the current task for at least `delay` (libuv timer, millisecond resolution). The
-/// duration is rounded up to whole nanoseconds and saturates at about 292 years.
+/// duration is rounded up to whole nanoseconds; about 292 years or more (`hours::max()`, an
+/// infinite `double`) means forever, as for a `Deadline`: no timer is armed, only a cancel ends
+/// the sleep (and virtual time never jumps to it).
 ///
 /// Completes when: on the first loop iteration at or after the deadline (measured from the
-/// moment the task suspends); `sleep(0)` still suspends once, like `yield_now()`.
+/// moment the task suspends), never for a forever sleep; `sleep(0)` still suspends once, like
+/// `yield_now()`.
 /// Suspension point: yes.
 /// On cancel: a pending cancel is thrown at once, without suspending; a cancel while sleeping
 /// stops the timer and throws `CancelledError` right away.

@@ -95,15 +95,14 @@ void LoopCore::take_task(TaskState* task) noexcept {
     schedule(task);
 }
 
+bool LoopCore::inbox_has_work() noexcept {
+    std::lock_guard<std::mutex> guard(inbox_->mutex);
+    return inbox_->head != nullptr;
+}
+
 bool LoopCore::may_be_woken_from_elsewhere(const TaskState* main) noexcept {
-    if (exposed_) {
+    if (exposed_ || inbox_has_work()) {
         return true;
-    }
-    {
-        std::lock_guard<std::mutex> guard(inbox_->mutex);
-        if (inbox_->head != nullptr) {
-            return true;
-        }
     }
     bool handle_held = false;
     live_.for_each([&](TaskState* task) {

@@ -38,6 +38,7 @@ void LoopCore::drain() noexcept {
         return;
     }
     draining_ = true;
+    ++drains_;
     const std::uint64_t start = monotonic_ns();
     std::uint64_t last = start;
     drain_clock_ns_ = start;

@@ -10,7 +10,7 @@ namespace {
 constexpr WaitTexts event_wait_texts{
     "Event::wait()", "Event::wait(): the Event was destroyed while a task waited on it"};
 
-constexpr WaitInfo event_wait{"Event::wait()", &WaitAwaiter::describe_place};
+constexpr WaitInfo event_wait{"Event::wait()"};
 
 }  // namespace
 

@@ -13,6 +13,10 @@ constexpr WaitInfo sleep_wait{"sleep", &SleepAwaiter::describe};
 
 void SleepAwaiter::describe(const Suspension& self, std::string& out) {
     const auto& sleeper = static_cast<const SleepAwaiter&>(self);
+    if (sleeper.deadline_ns == UINT64_MAX) {
+        out += " (forever)";
+        return;
+    }
     const std::uint64_t now = deadline_clock_ns();
     const std::uint64_t left = sleeper.deadline_ns > now ? sleeper.deadline_ns - now : 0;
     char text[48];
@@ -29,6 +33,12 @@ SleepAwaiter::~SleepAwaiter() {
 bool SleepAwaiter::await_suspend(std::coroutine_handle<> resume_at) noexcept {
     if (!begin()) {
         return false;
+    }
+    if (delay_ns_ >= static_cast<std::uint64_t>(INT64_MAX)) {
+        // ~292 years or more: forever, as a Deadline's (no timer: only a cancel ends it).
+        deadline_ns = UINT64_MAX;
+        park(resume_at, &on_cancel_hook, sleep_wait);
+        return true;
     }
     const std::uint64_t now = deadline_clock_ns();
     deadline_ns = delay_ns_ > UINT64_MAX - now ? UINT64_MAX : now + delay_ns_;

@@ -129,14 +129,23 @@ bool TimerService::io_pending() noexcept {
 
 void TimerService::consider_jump(bool io_idle_elapsed) noexcept {
     while (virtual_ && !closed_ && !queue_.empty()) {
-        if (core_.has_ready_tasks()) {
-            uv_timer_stop(&io_idle_);  // tasks run first; the clock waits
+        // Tasks run first, and so does the work other threads (or this one, `Loop::post`) have
+        // handed in: the poll that follows takes it in. The clock waits.
+        if (core_.has_ready_tasks() || core_.inbox_has_work()) {
+            uv_timer_stop(&io_idle_);
             return;
         }
         if (!io_idle_elapsed && io_idle_ns_ > 0 && io_pending()) {
-            // Restarted before every poll: it fires only once the loop has sat idle that long.
-            const std::uint64_t ms = (io_idle_ns_ + ns_per_ms - 1) / ns_per_ms;
-            uv_timer_start(&io_idle_, &TimerService::on_io_idle, ms, 0);
+            // Idle means no task ran: (re)started when tasks ran since it was started, left
+            // running while the loop only turns for handles that wake no task (an application's
+            // idle handle or fast timer would otherwise hold the jump forever).
+            const std::uint64_t drains = core_.drains();
+            if (drains != idle_since_drains_ ||
+                uv_is_active(reinterpret_cast<uv_handle_t*>(&io_idle_)) == 0) {
+                idle_since_drains_ = drains;
+                const std::uint64_t ms = (io_idle_ns_ + ns_per_ms - 1) / ns_per_ms;
+                uv_timer_start(&io_idle_, &TimerService::on_io_idle, ms, 0);
+            }
             return;
         }
         uv_timer_stop(&io_idle_);
@@ -187,7 +196,9 @@ std::uint64_t deadline_clock_ns() noexcept {
 namespace uvtask {
 
 LoopClock::time_point LoopClock::now() noexcept {
-    return time_point(duration(static_cast<rep>(detail::deadline_clock_ns())));
+    // A virtual clock that jumped to a deadline ~292 years out stops at the end of the range.
+    const std::uint64_t ns = std::min<std::uint64_t>(detail::deadline_clock_ns(), INT64_MAX);
+    return time_point(duration(static_cast<rep>(ns)));
 }
 
 void Loop::set_virtual_time(bool enabled, std::chrono::nanoseconds io_idle_threshold) {

@@ -48,6 +48,7 @@ private:
     TimerQueue queue_;
     std::uint64_t virtual_now_ns_ = 0;
     std::uint64_t io_idle_ns_ = 0;
+    std::uint64_t idle_since_drains_ = 0;  // core_.drains() when io_idle_ was last started
     int open_handles_ = 3;  // closed ones count down in close(); the last frees this
     bool virtual_ = false;
     bool closed_ = false;

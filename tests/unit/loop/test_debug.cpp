@@ -276,6 +276,7 @@ TEST_SUITE("debug") {
 
     TEST_CASE("a wait on a primitive names its place in the line") {
         run_test([]() -> Task<void> {
+            uvtask::testing::assume_fifo_schedule();  // the places follow the spawn order
             Lock lock;
             REQUIRE(lock.try_lock());
             Queue<int> queue(1);

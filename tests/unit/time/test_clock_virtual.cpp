@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,14 @@ RunTestOptions on_virtual_time(std::chrono::nanoseconds io_idle = 10ms) {
 
 const RunTestOptions virtual_time = on_virtual_time();
 
+// For the cases about switching and about real time: never virtual from the start, whatever
+// UVTASK_TEST_VIRTUAL_TIME says.
+RunTestOptions on_real_time() {
+    RunTestOptions options;
+    options.virtual_time = false;
+    return options;
+}
+
 RunOptions run_on_virtual_time(std::chrono::nanoseconds io_idle = 10ms) {
     RunOptions options;
     options.handle_sigint = false;
@@ -51,6 +60,26 @@ Task<void> sleep_then_record(LoopClock::duration delay, int id, std::vector<int>
     co_await sleep(delay);
     order->push_back(id);
 }
+
+// An application's uv_idle_t, started; closed (and freed by its close callback) when this goes,
+// also when the test is cancelled by its watchdog.
+class AppIdleHandle {
+public:
+    explicit AppIdleHandle(uv_loop_t* loop) : handle_(std::make_unique<uv_idle_t>()) {
+        uv_idle_init(loop, handle_.get());
+        uv_idle_start(handle_.get(), [](uv_idle_t*) {});
+    }
+    AppIdleHandle(const AppIdleHandle&) = delete;
+    AppIdleHandle& operator=(const AppIdleHandle&) = delete;
+    ~AppIdleHandle() {
+        uv_close(reinterpret_cast<uv_handle_t*>(handle_.release()), [](uv_handle_t* handle) {
+            std::unique_ptr<uv_idle_t> owned(reinterpret_cast<uv_idle_t*>(handle));
+        });
+    }
+
+private:
+    std::unique_ptr<uv_idle_t> handle_;
+};
 
 // Spawns sleepers with ties in their deadlines and returns the order they woke in.
 Task<std::vector<int>> wake_order() {
@@ -87,7 +116,10 @@ TEST_SUITE("clock") {
         for (int run = 0; run < 3; ++run) {
             std::vector<int> order;
             run_test(
-                [](std::vector<int>* out) -> Task<void> { *out = co_await wake_order(); }(&order),
+                [](std::vector<int>* out) -> Task<void> {
+                    uvtask::testing::assume_fifo_schedule();  // FIFO within a millisecond
+                    *out = co_await wake_order();
+                }(&order),
                 virtual_time);
             CHECK(order == std::vector<int>{1, 3, 2, 5, 0, 4});
         }
@@ -96,12 +128,17 @@ TEST_SUITE("clock") {
     TEST_CASE("virtual_time: the clock stands still while tasks run") {
         run_test(
             []() -> Task<void> {
+                // A timer is armed: a clock jumping while a task is ready would fire it.
+                auto sleeper = spawn([]() -> Task<void> { co_await sleep(1h); }());
                 const auto start = LoopClock::now();
                 for (int i = 0; i < 1000; ++i) {
                     co_await yield_now();
                 }
                 std::this_thread::sleep_for(2ms);  // real time passes; the loop's clock does not
                 CHECK(LoopClock::now() == start);
+                CHECK_FALSE(sleeper.done());
+                sleeper.cancel();
+                CHECK_THROWS_AS(co_await sleeper, CancelledError);
             }(),
             virtual_time);
     }
@@ -215,7 +252,7 @@ TEST_SUITE("clock") {
             const auto start = LoopClock::now();
             co_await sleep(1h);
             CHECK(LoopClock::now() - start == 1h);
-        }());
+        }(), on_real_time());
     }
 
     TEST_CASE("virtual_time: switched back off once real time caught up, real time resumes") {
@@ -231,7 +268,7 @@ TEST_SUITE("clock") {
             const auto real_start = std::chrono::steady_clock::now();
             co_await sleep(1ms);
             CHECK(std::chrono::steady_clock::now() - real_start >= 1ms);  // a real sleep again
-        }());
+        }(), on_real_time());
     }
 
     TEST_CASE("virtual_time: RunOptions::virtual_time through run(), and its bad threshold") {
@@ -259,6 +296,51 @@ TEST_SUITE("clock") {
                         InvalidStateError);
     }
 
+    TEST_CASE("virtual_time: work already posted runs before the clock jumps past a timeout") {
+        run_test(
+            []() -> Task<void> {
+                Event posted;
+                Loop::current()->post([&posted] { posted.set(); });
+                co_await with_timeout(1s, posted.wait());  // TimeoutError if the clock jumped
+                CHECK(posted.is_set());
+            }(),
+            virtual_time);
+    }
+
+    TEST_CASE("virtual_time: a forever sleep (hours::max()) is never jumped to") {
+        run_test(
+            []() -> Task<void> {
+                auto forever = spawn([]() -> Task<void> {
+                    co_await sleep(std::chrono::hours::max());
+                }());
+                const auto start = LoopClock::now();
+                co_await sleep(24h);  // a jump past it: the forever sleeper stays asleep
+                CHECK(LoopClock::now() - start == 24h);
+                CHECK_FALSE(forever.done());
+                const std::vector<TaskInfo> infos = Loop::current()->tasks();
+                CHECK(infos.back().waiting_on == "sleep (forever)");
+                forever.cancel();
+                CHECK_THROWS_AS(co_await forever, CancelledError);
+                CHECK(LoopClock::now() - start == 24h);
+            }(),
+            virtual_time);
+    }
+
+    TEST_CASE("virtual_time: an application handle turning the loop fast does not hold the jump") {
+        // An application's idle handle keeps the loop turning without ever blocking in poll;
+        // no task runs meanwhile, so the clock still jumps after the threshold (200 ms: a loop
+        // turning freely is never stalled that long, so a threshold restarted at every turn
+        // would hold the jump until the watchdog).
+        run_test(
+            []() -> Task<void> {
+                const AppIdleHandle ticker(Loop::current()->native());
+                const auto start = LoopClock::now();
+                co_await sleep(1h);  // held forever, this would reach the watchdog
+                CHECK(LoopClock::now() - start == 1h);
+            }(),
+            on_virtual_time(200ms));
+    }
+
     TEST_CASE("LoopClock: steady_clock's time on a thread without a loop and on a real-time loop") {
         const auto before = std::chrono::steady_clock::now().time_since_epoch();
         const auto read = LoopClock::now().time_since_epoch();
@@ -270,6 +352,6 @@ TEST_SUITE("clock") {
             const auto read_in = LoopClock::now().time_since_epoch();
             CHECK(before_in <= read_in);
             co_return;
-        }());
+        }(), on_real_time());
     }
 }

@@ -156,6 +156,9 @@ public:
         }
     }
     [[nodiscard]] bool has_ready_tasks() const noexcept { return ready_head_ != nullptr; }
+    /// How many times the ready queue was drained (run a batch): tells "tasks ran since" (the
+    /// virtual clock's idle threshold). Loop thread.
+    [[nodiscard]] std::uint64_t drains() const noexcept { return drains_; }
 
     // ---- tasks
     /// Joins `task` to the live list and the ready queue. Loop thread only.
@@ -208,6 +211,9 @@ public:
     /// a task of this loop joins a task of another loop or the reverse, or a `TaskHandle` of a
     /// live task exists — other than `main`'s one (run()'s own). Loop thread.
     [[nodiscard]] bool may_be_woken_from_elsewhere(const TaskState* main) noexcept;
+    /// Work handed in (a post, a task start, a cancel from another thread) waits in the remote
+    /// inbox for the loop to take it in. Loop thread (takes the inbox's mutex).
+    [[nodiscard]] bool inbox_has_work() noexcept;
 
     // ---- services (see LoopService)
     /// The loop's service `S`, created on first use. Loop thread only. Throws what creating it
@@ -330,6 +336,7 @@ private:
     TaskState* ready_tail_ = nullptr;
     bool wake_armed_ = false;
     bool draining_ = false;
+    std::uint64_t drains_ = 0;  // see drains()
     std::atomic<bool> closed_{false};  // written on the loop's thread; see closed()
     bool sigint_seen_ = false;
     bool exposed_ = false;  // see mark_exposed()

@@ -38,8 +38,9 @@ struct WaitTexts {
 class WaitAwaiter : public SuspensionPoint, public WaitNode {
 public:
     [[nodiscard]] bool await_ready() const noexcept { return false; }
-    /// `WaitInfo::detail` of every wait in a list: its place in the line, e.g. " (waiter 2 of
-    /// 3)". Throws `std::bad_alloc`.
+    /// `WaitInfo::detail` of a wait in a line (Lock, Semaphore, Condition, Queue; not Event,
+    /// which wakes all at once): its place, e.g. " (waiter 2 of 3)" — " (one of 1000 waiters)"
+    /// past 256. Throws `std::bad_alloc`.
     static void describe_place(const Suspension& self, std::string& out);
 
 protected:
