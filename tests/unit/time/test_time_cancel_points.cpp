@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include <uvtask/uvtask.hpp>
 
@@ -47,9 +48,85 @@ void check_progress(const CancelPointRun& run, const Progress& p) {
     }
 }
 
+// `work`, recording the message of a cancel that reaches it.
+Task<int> recorded_work(Progress* p, std::string* cancel_message) {
+    try {
+        co_return co_await work(p);
+    } catch (const CancelledError& e) {
+        *cancel_message = e.message();
+        throw;
+    }
+}
+
 }  // namespace
 
 TEST_SUITE("time_cancel_points") {
+    TEST_CASE("move_on_after of inline work cancelled at every point: CancelledError, never a "
+              "silent move-on") {
+        std::unique_ptr<Progress> p;
+        cover_every_point(
+            "move_on_after(task)",
+            [&p]() -> Task<void> {
+                p = std::make_unique<Progress>();
+                return [](Progress* q) -> Task<void> {
+                    co_await move_on_after(1h, work(q));
+                }(p.get());
+            },
+            [&p](const CancelPointRun& run) { check_progress(run, *p); });
+    }
+
+    TEST_CASE("a rescheduled Deadline's run cancelled at every point: CancelledError, the "
+              "deadline never expired") {
+        std::unique_ptr<Progress> p;
+        cover_every_point(
+            "Deadline::run",
+            [&p]() -> Task<void> {
+                p = std::make_unique<Progress>();
+                return [](Progress* q) -> Task<void> {
+                    auto deadline = Deadline::after(1h);
+                    deadline.reschedule_after(2h);
+                    try {
+                        const int value = co_await deadline.run(work(q));
+                        CHECK(value == 7);
+                    } catch (const CancelledError&) {
+                        CHECK_FALSE(deadline.expired());
+                        throw;
+                    }
+                }(p.get());
+            },
+            [&p](const CancelPointRun& run) { check_progress(run, *p); });
+    }
+
+    TEST_CASE("shield of a task cancelled at every point: the outer cancel never reaches the "
+              "shielded task") {
+        std::unique_ptr<Progress> p;
+        std::unique_ptr<std::string> inner_cancel;
+        cover_every_point(
+            "shield(handle)",
+            [&p, &inner_cancel]() -> Task<void> {
+                p = std::make_unique<Progress>();
+                inner_cancel = std::make_unique<std::string>();
+                return [](Progress* q, std::string* message) -> Task<void> {
+                    // (Not inside CHECK: it would catch the CancelledError.)
+                    const int value = co_await shield(spawn(recorded_work(q, message)));
+                    CHECK(value == 7);
+                }(p.get(), inner_cancel.get());
+            },
+            [&p, &inner_cancel](const CancelPointRun& run) {
+                CHECK(Counted::alive == 0);
+                if (run.k == 0) {
+                    CHECK(p->steps == 3);
+                    CHECK(inner_cancel->empty());
+                    return;
+                }
+                CHECK(run.end == RootEnd::cancelled);
+                // Only the tool's clean-up after the root ended may have cancelled it.
+                CHECK((inner_cancel->empty() ||
+                       *inner_cancel == "cancel_at_every_point: cleanup"));
+                CHECK(inner_cancel->find("k=") == std::string::npos);
+            });
+    }
+
     TEST_CASE(
         "sleep in a joined task, then in the root, cancelled at every point: no timer "
         "left") {
