@@ -132,8 +132,8 @@ public:
     /// virtual clock has run ahead of real time: a loop's clock never goes back), or if the loop
     /// is closed; `InvalidDurationError` if `io_idle_threshold` is negative; `std::bad_alloc`.
     /// Thread safety: loop thread only.
-    void set_virtual_time(bool enabled,
-                          std::chrono::nanoseconds io_idle_threshold = std::chrono::milliseconds(10));
+    void set_virtual_time(
+        bool enabled, std::chrono::nanoseconds io_idle_threshold = std::chrono::milliseconds(10));
 
     // ---- seeing cancellation (README, "Debugging cancellation"). Each switch is off by default
     // and costs nothing measurable while off (bench/: S1, S2, S4).

@@ -14,7 +14,8 @@ constexpr WaitTexts condition_texts{
     "Condition::wait(): the lock is not held by the caller"};
 
 constexpr WaitInfo condition_wait{"Condition::wait()", &WaitAwaiter::describe_place};
-constexpr WaitInfo condition_relock{"Condition::wait() (taking the lock back)", &WaitAwaiter::describe_place};
+constexpr WaitInfo condition_relock{"Condition::wait() (taking the lock back)",
+                                    &WaitAwaiter::describe_place};
 
 }  // namespace
 
