@@ -225,7 +225,6 @@ private:
     bool entered_ = false;
     bool left_ = false;
     bool expired_ = false;
-    std::uint32_t deliveries_at_entry_ = 0;  // the task's deliveries() when the work started
 };
 
 namespace detail {

@@ -84,7 +84,6 @@ void Deadline::enter(const char* operation) {
     }
     entered_ = true;
     task_ = task;
-    deliveries_at_entry_ = task->deliveries();
     scope_.enter(*task);
     try {
         arm();
@@ -133,13 +132,10 @@ Deadline::Exit Deadline::leave(bool failed, bool is_cancel) noexcept {
         // Nobody else asked: a CancelledError out of the work is ours → TimeoutError.
         return failed && is_cancel ? Exit::timed_out : Exit::deliver;
     }
-    // Somebody else asked too: the CancelledError propagates. If it was a cancel delivered to
-    // this task during the work (ours) and their request arrived after ours and still waits for
-    // delivery, deliver it now, with its own message and kind, instead of the deadline's error.
-    // A CancelledError nobody delivered to this task — the work joined a task that ended
-    // cancelled — propagates as it is; the pending request waits for the next suspension point.
-    const bool delivered_here = task_->deliveries() != deliveries_at_entry_;
-    if (failed && is_cancel && delivered_here && exit.newer_pending) {
+    // Somebody else asked too: the CancelledError propagates. If their request arrived after ours
+    // and still waits for delivery, deliver it now, with its own message and kind, instead of the
+    // deadline's error.
+    if (failed && is_cancel && exit.newer_pending) {
         return Exit::deliver_pending_cancel;
     }
     return Exit::deliver;
